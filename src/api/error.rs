@@ -1,0 +1,147 @@
+//! The one place where errors become HTTP responses: `{"detail": "..."}` with a status.
+
+use axum::extract::multipart::MultipartError;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::import::ImportError;
+use crate::import::reader::CsvError;
+use crate::service::ServiceError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed or a value is invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no `x-api-key` header.
+    #[error("Missing API key: send it in the x-api-key header")]
+    MissingApiKey,
+    /// 403: an `x-api-key` that is not the admin key.
+    #[error("Invalid API key")]
+    InvalidApiKey,
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405.
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    /// 413: an upload over `MAX_UPLOAD_MB`.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 429, with `Retry-After`.
+    #[error(
+        "Too many failed verification attempts for this email; try again in {retry_after_secs} seconds"
+    )]
+    TooManyRequests { retry_after_secs: u64 },
+    /// 503: a dependency (the database) is unreachable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: logged in full, never echoed.
+    #[error("Internal server error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// Every error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    #[schema(example = "User not found")]
+    pub detail: String,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MissingApiKey => StatusCode::UNAUTHORIZED,
+            Self::InvalidApiKey => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(error) = &self {
+            tracing::error!(error = format!("{error:#}"), "request failed");
+        }
+        let status = self.status();
+        let mut response = (
+            status,
+            axum::Json(ErrorBody {
+                detail: self.to_string(),
+            }),
+        )
+            .into_response();
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::NotFound => Self::NotFound("User not found".into()),
+            ServiceError::Throttled { retry_after_secs } => {
+                Self::TooManyRequests { retry_after_secs }
+            }
+            ServiceError::Store(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(error: ImportError) -> Self {
+        match error {
+            ImportError::Csv(CsvError::Io(e)) => Self::internal(e),
+            ImportError::Csv(e) => Self::BadRequest(e.to_string()),
+            ImportError::Store(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::PayloadTooLarge("Request body is too large".into());
+        }
+        // serde's message names the missing or mistyped field, and never echoes values.
+        Self::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<MultipartError> for ApiError {
+    fn from(error: MultipartError) -> Self {
+        if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::PayloadTooLarge("The upload is larger than MAX_UPLOAD_MB allows".into());
+        }
+        Self::BadRequest(format!("Malformed multipart upload: {}", error.body_text()))
+    }
+}

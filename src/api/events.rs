@@ -1,0 +1,78 @@
+//! `GET /api/events`: the event log, newest first.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::ApiQuery;
+use super::{ApiError, AppState, ErrorBody};
+use crate::domain::event::EventKind;
+use crate::store::{EventFilter, EventRecord};
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 1000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Only events of this kind (e.g. `verification_failed`).
+    kind: Option<String>,
+    /// Only events about this invitee.
+    invitee_id: Option<i64>,
+    /// Page size, 1 to 1000 (default 50).
+    limit: Option<i64>,
+    #[serde(default)]
+    offset: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsPage {
+    pub events: Vec<EventRecord>,
+    pub limit: i64,
+    pub offset: i64,
+    /// The offset of the next page, if there may be one.
+    pub next_offset: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/events", tag = "events", params(EventsQuery),
+    responses((status = 200, body = EventsPage), (status = 400, body = ErrorBody)))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
+) -> Result<Json<EventsPage>, ApiError> {
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) || query.offset < 0 {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}, and offset not negative"
+        )));
+    }
+    if let Some(kind) = query.kind.as_deref()
+        && EventKind::parse(kind).is_none()
+    {
+        let known: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        return Err(ApiError::BadRequest(format!(
+            "Unknown event kind '{kind}'; known kinds: {}",
+            known.join(", ")
+        )));
+    }
+    let filter = EventFilter {
+        kind: query.kind,
+        invitee_id: query.invitee_id,
+        limit,
+        offset: query.offset,
+    };
+    let events = state
+        .doorman
+        .store()
+        .events(&filter)
+        .await
+        .map_err(ApiError::internal)?;
+    let next_offset = (events.len() as i64 == limit).then_some(query.offset + limit);
+    Ok(Json(EventsPage {
+        events,
+        limit,
+        offset: query.offset,
+        next_offset,
+    }))
+}

@@ -1,0 +1,52 @@
+//! `GET /health`: is doorman up, and can it reach its database?
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `healthy` or `unhealthy`.
+    pub status: &'static str,
+    /// `connected` or `unreachable`.
+    pub database: &'static str,
+    /// `sqlite` or `postgres`.
+    pub database_backend: &'static str,
+    /// `disabled` (no DISCORD_TOKEN) or `configured`.
+    pub discord_bot: &'static str,
+    pub version: &'static str,
+}
+
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let store = state.doorman.store();
+    let reachable = tokio::time::timeout(std::time::Duration::from_secs(3), store.ping())
+        .await
+        .is_ok_and(|r| r.is_ok());
+    let health = Health {
+        status: if reachable { "healthy" } else { "unhealthy" },
+        database: if reachable {
+            "connected"
+        } else {
+            "unreachable"
+        },
+        database_backend: store.backend(),
+        discord_bot: if state.discord_configured {
+            "configured"
+        } else {
+            "disabled"
+        },
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let status = if reachable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(health))
+}

@@ -1,0 +1,89 @@
+//! The JSON API: the original system's paths and field names, plus the event log.
+
+mod auth;
+mod docs;
+mod error;
+mod events;
+mod extract;
+mod health;
+mod upload;
+mod users;
+mod verify;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::Secret;
+use crate::service::Doorman;
+
+pub use auth::API_KEY_HEADER;
+pub use error::{ApiError, ErrorBody};
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub doorman: Doorman,
+    pub api_key: Secret<String>,
+    pub max_upload_bytes: u64,
+    pub discord_configured: bool,
+}
+
+/// The whole HTTP surface, with its OpenAPI document built from the same route list.
+pub fn router(state: AppState) -> Router {
+    let (router, openapi) = build(state.clone());
+    router
+        .merge(docs::routes(openapi))
+        .fallback(|| async { ApiError::NotFound("Not found".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(CatchPanicLayer::custom(|_| panic_response()))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The OpenAPI document alone (for `doorman openapi` and tests).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    build_routes(0).split_for_parts().1
+}
+
+fn build(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let upload_limit = usize::try_from(state.max_upload_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
+    let protected = build_routes(upload_limit).layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_api_key,
+    ));
+    let public = OpenApiRouter::new().routes(routes!(health::health));
+    protected.merge(public).split_for_parts()
+}
+
+/// The routes behind the API key. Only the upload gets a body limit above axum's 2 MB.
+fn build_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
+    let upload = OpenApiRouter::new()
+        .routes(routes!(upload::upload_csv))
+        .layer(DefaultBodyLimit::max(upload_limit));
+    OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .merge(upload)
+        .routes(routes!(users::list_users))
+        .routes(routes!(users::get_user, users::delete_user))
+        .routes(routes!(users::delete_user_legacy))
+        .routes(routes!(users::delete_all_users))
+        .routes(routes!(users::refresh_token))
+        .routes(routes!(verify::verify))
+        .routes(routes!(verify::verify_discord))
+        .routes(routes!(events::list_events))
+}
+
+fn panic_response() -> Response {
+    // The panic itself is logged by the panic hook; the client learns nothing of it.
+    let mut response = ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response();
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}

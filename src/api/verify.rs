@@ -1,0 +1,117 @@
+//! Verification by email and token, for the original's clients and its Discord bot.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::ApiJson;
+use super::{ApiError, AppState, ErrorBody};
+use crate::domain::event::{Actor, Channel};
+use crate::domain::invitee::DiscordUserId;
+use crate::service::{VerifyOutcome, VerifyRequest};
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VerifyBody {
+    #[schema(example = "ana@example.org")]
+    email: String,
+    #[schema(example = "K7QM-4WZP")]
+    token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VerifyDiscordBody {
+    email: String,
+    token: String,
+    /// A Discord user id, as a string (or a number).
+    #[schema(value_type = String, example = "80351110224678912")]
+    discord_user_id: StringOrNumber,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StringOrNumber {
+    String(String),
+    Number(u64),
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyResponse {
+    pub success: bool,
+    #[schema(example = "User verified successfully")]
+    pub message: String,
+    /// Set on a successful Discord verification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discord_user_id: Option<String>,
+}
+
+impl From<VerifyOutcome> for VerifyResponse {
+    fn from(outcome: VerifyOutcome) -> Self {
+        let discord_user_id = match &outcome {
+            VerifyOutcome::Verified {
+                discord_user_id, ..
+            } => discord_user_id.clone(),
+            _ => None,
+        };
+        Self {
+            success: outcome.is_success(),
+            message: outcome.message().into(),
+            discord_user_id,
+        }
+    }
+}
+
+/// Verify an invitee by email and token. A failed check answers 200 with
+/// `success: false` and the reason, as the original did.
+#[utoipa::path(post, path = "/api/verify", tag = "verification", request_body = VerifyBody,
+    responses(
+        (status = 200, body = VerifyResponse),
+        (status = 400, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "too many failed attempts for this email; see Retry-After"),
+    ))]
+pub async fn verify(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<VerifyBody>,
+) -> Result<Json<VerifyResponse>, ApiError> {
+    let outcome = state
+        .doorman
+        .verify(VerifyRequest {
+            email: &body.email,
+            token: &body.token,
+            discord_user_id: None,
+            channel: Channel::Api,
+            actor: Actor::ApiKey,
+        })
+        .await?;
+    Ok(Json(outcome.into()))
+}
+
+/// Verify an invitee and link their Discord account (one account per invitee).
+#[utoipa::path(post, path = "/api/verify-discord", tag = "verification", request_body = VerifyDiscordBody,
+    responses(
+        (status = 200, body = VerifyResponse),
+        (status = 400, body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    ))]
+pub async fn verify_discord(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<VerifyDiscordBody>,
+) -> Result<Json<VerifyResponse>, ApiError> {
+    let raw_id = match body.discord_user_id {
+        StringOrNumber::String(s) => s,
+        StringOrNumber::Number(n) => n.to_string(),
+    };
+    let discord_user_id =
+        DiscordUserId::parse(&raw_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let outcome = state
+        .doorman
+        .verify(VerifyRequest {
+            email: &body.email,
+            token: &body.token,
+            discord_user_id: Some(&discord_user_id),
+            channel: Channel::Discord,
+            actor: Actor::ApiKey,
+        })
+        .await?;
+    Ok(Json(outcome.into()))
+}

@@ -1,0 +1,125 @@
+//! The event log's vocabulary: what happened, who did it, through which channel.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// What happened. Stored as its `as_str` name, so names are part of the API: never rename.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    InviteesImported,
+    TokenIssued,
+    VerificationSucceeded,
+    VerificationFailed,
+    VerificationThrottled,
+    DiscordAccountConflict,
+    InviteeDeleted,
+    AllInviteesDeleted,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 8] = [
+        Self::InviteesImported,
+        Self::TokenIssued,
+        Self::VerificationSucceeded,
+        Self::VerificationFailed,
+        Self::VerificationThrottled,
+        Self::DiscordAccountConflict,
+        Self::InviteeDeleted,
+        Self::AllInviteesDeleted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InviteesImported => "invitees_imported",
+            Self::TokenIssued => "token_issued",
+            Self::VerificationSucceeded => "verification_succeeded",
+            Self::VerificationFailed => "verification_failed",
+            Self::VerificationThrottled => "verification_throttled",
+            Self::DiscordAccountConflict => "discord_account_conflict",
+            Self::InviteeDeleted => "invitee_deleted",
+            Self::AllInviteesDeleted => "all_invitees_deleted",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// Who caused an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A request authenticated with the admin API key.
+    ApiKey,
+    /// Someone at the server's command line.
+    Cli,
+    /// doorman itself (timers, workers).
+    System,
+    /// The invitee, acting for themselves (e.g. through the Discord bot).
+    Invitee,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ApiKey => "api_key",
+            Self::Cli => "cli",
+            Self::System => "system",
+            Self::Invitee => "invitee",
+        })
+    }
+}
+
+/// Where a verification came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Api,
+    Discord,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Discord => "discord",
+        }
+    }
+}
+
+/// An event about to be appended. `detail` must never hold a token or a secret.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub invitee_id: Option<i64>,
+    pub actor: Actor,
+    pub channel: Option<Channel>,
+    pub detail: Value,
+}
+
+impl NewEvent {
+    pub fn new(kind: EventKind, actor: Actor) -> Self {
+        Self {
+            kind,
+            invitee_id: None,
+            actor,
+            channel: None,
+            detail: Value::Object(Default::default()),
+        }
+    }
+
+    pub fn invitee(mut self, id: i64) -> Self {
+        self.invitee_id = Some(id);
+        self
+    }
+
+    pub fn channel(mut self, channel: Channel) -> Self {
+        self.channel = Some(channel);
+        self
+    }
+
+    pub fn detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
+}

@@ -1,0 +1,11 @@
+//! doorman: invite people by email and admit them to a Discord server only once they
+//! prove who they are.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod import;
+pub mod service;
+pub mod startup;
+pub mod store;

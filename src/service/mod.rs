@@ -1,0 +1,78 @@
+//! The operations doorman offers, callable from the JSON API, the CLI, and later the admin
+//! UI and the Discord bot alike. Nothing here knows about HTTP or Discord.
+
+mod tokens;
+mod verification;
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::config::{Settings, ThrottleSettings};
+use crate::domain::event::{Actor, EventKind, NewEvent};
+use crate::domain::invitee::Invitee;
+use crate::domain::token::TokenKeys;
+use crate::store::{Store, StoreError};
+
+pub use tokens::IssuedToken;
+pub use verification::{VerifyOutcome, VerifyRequest};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("User not found")]
+    NotFound,
+    #[error("too many failed attempts for this email; try again in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The shared core: storage, token keys and the rules that use them.
+#[derive(Clone)]
+pub struct Doorman {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    keys: TokenKeys,
+    token_expiry: chrono::Duration,
+    token_length: usize,
+    throttle: ThrottleSettings,
+}
+
+impl Doorman {
+    pub fn new(store: Store, settings: &Settings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                keys: TokenKeys::derive(settings.token_secret.expose()),
+                token_expiry: settings.token_expiry,
+                token_length: settings.token_length,
+                throttle: settings.throttle,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub async fn invitee(&self, id: i64) -> Result<Invitee, ServiceError> {
+        self.store()
+            .invitee(id)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    pub async fn delete_invitee(&self, id: i64, actor: Actor) -> Result<Invitee, ServiceError> {
+        let event = NewEvent::new(EventKind::InviteeDeleted, actor).invitee(id);
+        let deleted = self.store().delete_invitee(id, &event).await?;
+        deleted.ok_or(ServiceError::NotFound)
+    }
+
+    pub async fn delete_all_invitees(&self, actor: Actor) -> Result<u64, ServiceError> {
+        let event = NewEvent::new(EventKind::AllInviteesDeleted, actor).detail(json!({}));
+        Ok(self.store().delete_all_invitees(event).await?)
+    }
+}

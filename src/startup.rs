@@ -1,0 +1,104 @@
+//! Wiring: settings in, a running application out. The binary, the CLI and the tests all
+//! start doorman through [`Application::build`].
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::config::Settings;
+use crate::service::Doorman;
+use crate::store::Store;
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    doorman: Doorman,
+}
+
+impl Application {
+    /// Connects to the database, brings its schema up to date and binds the listener
+    /// (port 0 picks a free port, which tests use).
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let doorman = connect(settings).await?;
+        let state = AppState {
+            doorman: doorman.clone(),
+            api_key: settings.api_key.clone(),
+            max_upload_bytes: settings.max_upload_bytes,
+            discord_configured: settings.discord_token.is_some(),
+        };
+        let listener = TcpListener::bind(settings.bind_addr)
+            .await
+            .with_context(|| format!("cannot listen on {} (BIND_ADDR)", settings.bind_addr))?;
+        Ok(Self {
+            listener,
+            router: api::router(state),
+            doorman,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn doorman(&self) -> &Doorman {
+        &self.doorman
+    }
+
+    /// Serves until `shutdown` resolves, then lets requests in flight finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the HTTP server failed")?;
+        self.doorman.store().close().await;
+        Ok(())
+    }
+}
+
+/// Opens the store, migrates it, and builds the domain core; for commands that do not serve.
+pub async fn connect(settings: &Settings) -> anyhow::Result<Doorman> {
+    let backend = settings.database_backend();
+    let store = Store::connect(settings.database_url.expose())
+        .await
+        .with_context(|| {
+            format!("cannot connect to the {backend} database (check DATABASE_URL)")
+        })?;
+    let applied = store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "database migrated");
+    }
+    Ok(Doorman::new(store, settings))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

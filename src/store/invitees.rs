@@ -1,0 +1,354 @@
+//! Invitees: reading, listing, and the writes that change them (each with its event).
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::{BeginWrite, Result, Store, events::insert_event, on_pool};
+use crate::domain::event::NewEvent;
+use crate::domain::invitee::{Invitee, NewInvitee};
+
+const COLUMNS: &str = "id, email, name, college, branch, year, is_verified, verified_at, \
+     discord_user_id, token_created_at, token_expires_at, email_status, created_at, updated_at, \
+     token_hash, token_sealed";
+
+/// Rows per INSERT: 7 parameters each keeps a statement well under both databases'
+/// parameter limits (SQLite 32,766; PostgreSQL 65,535).
+pub const INSERT_BATCH_ROWS: usize = 1000;
+
+/// Which invitees to list.
+#[derive(Debug, Clone, Default)]
+pub struct InviteeFilter {
+    /// Matched case-insensitively as a substring of the email or the name.
+    pub search: Option<String>,
+    pub verified: Option<bool>,
+    pub limit: Option<i64>,
+    pub offset: i64,
+}
+
+enum Param {
+    Text(String),
+    Bool(bool),
+    Int(i64),
+}
+
+impl InviteeFilter {
+    /// The WHERE clause and its parameters, numbered from `$1`.
+    fn where_clause(&self) -> (String, Vec<Param>) {
+        let mut conditions = Vec::new();
+        let mut params = Vec::new();
+        if let Some(search) = self
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            params.push(Param::Text(format!(
+                "%{}%",
+                escape_like(&search.to_lowercase())
+            )));
+            let n = params.len();
+            conditions.push(format!(
+                "(email LIKE ${n} ESCAPE '\\' OR lower(name) LIKE ${n} ESCAPE '\\')"
+            ));
+        }
+        if let Some(verified) = self.verified {
+            params.push(Param::Bool(verified));
+            conditions.push(format!("is_verified = ${}", params.len()));
+        }
+        let clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        (clause, params)
+    }
+
+    fn select(&self) -> (String, Vec<Param>) {
+        let (clause, mut params) = self.where_clause();
+        params.push(Param::Int(self.limit.unwrap_or(i64::MAX)));
+        params.push(Param::Int(self.offset));
+        let n = params.len();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM invitees{clause} ORDER BY id LIMIT ${} OFFSET ${n}",
+            n - 1
+        );
+        (sql, params)
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+macro_rules! bind_params {
+    ($query:expr, $params:expr) => {{
+        let mut query = $query;
+        for param in $params {
+            query = match param {
+                Param::Text(v) => query.bind(v),
+                Param::Bool(v) => query.bind(v),
+                Param::Int(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
+/// What happened to one row offered for insertion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewInviteeOutcome {
+    Inserted {
+        id: i64,
+    },
+    /// The email was already there (from before, or earlier in the same import).
+    Skipped,
+}
+
+impl Store {
+    pub async fn invitee(&self, id: i64) -> Result<Option<Invitee>> {
+        let sql = format!("SELECT {COLUMNS} FROM invitees WHERE id = $1");
+        Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?))
+    }
+
+    /// The invitee with this (already normalised) email.
+    pub async fn invitee_by_email(&self, email: &str) -> Result<Option<Invitee>> {
+        let sql = format!("SELECT {COLUMNS} FROM invitees WHERE email = $1");
+        Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(email).fetch_optional(pool).await?))
+    }
+
+    pub async fn count_invitees(&self, filter: &InviteeFilter) -> Result<i64> {
+        let (clause, params) = filter.where_clause();
+        let sql = format!("SELECT COUNT(*) FROM invitees{clause}");
+        Ok(on_pool!(self, pool => {
+            bind_params!(sqlx::query_scalar(&sql), params).fetch_one(pool).await?
+        }))
+    }
+
+    /// Invitees in id order, streamed so that listing a hundred thousand of them does not
+    /// hold them all in memory at once.
+    pub fn stream_invitees(&self, filter: &InviteeFilter) -> ReceiverStream<Result<Invitee>> {
+        let (sql, params) = filter.select();
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let store = self.clone();
+        tokio::spawn(async move {
+            on_pool!(&store, pool => {
+                let mut rows = bind_params!(sqlx::query_as::<_, Invitee>(&sql), params).fetch(pool);
+                while let Some(row) = rows.next().await {
+                    let failed = row.is_err();
+                    // A closed channel means the client went away: stop reading.
+                    if tx.send(row.map_err(Into::into)).await.is_err() || failed {
+                        break;
+                    }
+                }
+            })
+        });
+        ReceiverStream::new(rx)
+    }
+
+    pub async fn list_invitees(&self, filter: &InviteeFilter) -> Result<Vec<Invitee>> {
+        let (sql, params) = filter.select();
+        Ok(on_pool!(self, pool => {
+            bind_params!(sqlx::query_as(&sql), params).fetch_all(pool).await?
+        }))
+    }
+
+    /// Stores a new token (hash and sealed copy) for an invitee; false if there is none.
+    pub async fn set_token(
+        &self,
+        id: i64,
+        hash: &str,
+        sealed: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+        event: &NewEvent,
+    ) -> Result<bool> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query(
+                "UPDATE invitees SET token_hash = $1, token_sealed = $2, token_created_at = $3, \
+                 token_expires_at = $4, updated_at = $3 WHERE id = $5",
+            )
+            .bind(hash)
+            .bind(sealed)
+            .bind(now)
+            .bind(expires)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                return Ok(false);
+            }
+            insert_event!(&mut *tx, event, now).await?;
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    /// Marks the invitee verified if, at this instant, it is unverified and still holds the
+    /// token with this hash. The check and the change are one statement, so of many
+    /// simultaneous attempts exactly one can succeed.
+    pub async fn mark_verified(
+        &self,
+        id: i64,
+        token_hash: &str,
+        discord_user_id: Option<&str>,
+        now: DateTime<Utc>,
+        event: &NewEvent,
+    ) -> Result<bool> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query(
+                "UPDATE invitees SET is_verified = TRUE, verified_at = $1, updated_at = $1, \
+                 discord_user_id = COALESCE($2, discord_user_id) \
+                 WHERE id = $3 AND is_verified = FALSE AND token_hash = $4 AND token_expires_at > $1",
+            )
+            .bind(now)
+            .bind(discord_user_id)
+            .bind(id)
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                return Ok(false);
+            }
+            insert_event!(&mut *tx, event, now).await?;
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    /// The invitee linked to this Discord account, if any.
+    pub async fn invitee_by_discord_id(&self, discord_user_id: &str) -> Result<Option<Invitee>> {
+        let sql = format!("SELECT {COLUMNS} FROM invitees WHERE discord_user_id = $1");
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(discord_user_id).fetch_optional(pool).await?
+        }))
+    }
+
+    /// Deletes one invitee; returns it, or None if there was none.
+    pub async fn delete_invitee(&self, id: i64, event: &NewEvent) -> Result<Option<Invitee>> {
+        let sql = format!("DELETE FROM invitees WHERE id = $1 RETURNING {COLUMNS}");
+        let now = Utc::now();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let deleted: Option<Invitee> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *tx).await?;
+            if deleted.is_some() {
+                insert_event!(&mut *tx, event, now).await?;
+                tx.commit().await?;
+            }
+            Ok(deleted)
+        })
+    }
+
+    /// Deletes every invitee; `event` is recorded with the count added to its detail.
+    pub async fn delete_all_invitees(&self, mut event: NewEvent) -> Result<u64> {
+        let now = Utc::now();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let deleted = sqlx::query("DELETE FROM invitees").execute(&mut *tx).await?.rows_affected();
+            sqlx::query("DELETE FROM verification_failures").execute(&mut *tx).await?;
+            event.detail["deleted"] = deleted.into();
+            insert_event!(&mut *tx, &event, now).await?;
+            tx.commit().await?;
+            Ok(deleted)
+        })
+    }
+
+    /// Starts an import: every batch written through it commits together, or not at all.
+    pub async fn begin_import(&self) -> Result<ImportTx> {
+        Ok(match self {
+            Store::Sqlite(pool) => ImportTx::Sqlite(pool.begin_write().await?),
+            Store::Postgres(pool) => ImportTx::Postgres(pool.begin_write().await?),
+        })
+    }
+}
+
+/// A transaction that inserts invitees in batches.
+pub enum ImportTx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            ImportTx::Sqlite($conn) => $body,
+            ImportTx::Postgres($conn) => $body,
+        }
+    };
+}
+
+impl ImportTx {
+    /// Inserts the rows that are new, in one statement, and says for each row whether it
+    /// was inserted. Existing emails, and repeats within the batch, are skipped.
+    pub async fn insert(
+        &mut self,
+        rows: &[NewInvitee],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NewInviteeOutcome>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..rows.len())
+            .map(|i| {
+                let b = i * 7;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO invitees (email, name, college, branch, year, created_at, updated_at) VALUES {} \
+             ON CONFLICT (email) DO NOTHING RETURNING id, email",
+            placeholders.join(", ")
+        );
+        let inserted: Vec<(i64, String)> = on_tx!(self, tx => {
+            let mut query = sqlx::query_as(&sql);
+            for row in rows {
+                query = query
+                    .bind(row.email.as_str())
+                    .bind(&row.name)
+                    .bind(&row.college)
+                    .bind(&row.branch)
+                    .bind(&row.year)
+                    .bind(now)
+                    .bind(now);
+            }
+            query.fetch_all(&mut **tx).await?
+        });
+        let mut ids: std::collections::HashMap<String, i64> =
+            inserted.into_iter().map(|(id, e)| (e, id)).collect();
+        // A repeated email inside one batch is inserted once: the first occurrence claims the id.
+        Ok(rows
+            .iter()
+            .map(|row| match ids.remove(row.email.as_str()) {
+                Some(id) => NewInviteeOutcome::Inserted { id },
+                None => NewInviteeOutcome::Skipped,
+            })
+            .collect())
+    }
+
+    pub async fn record_event(&mut self, event: &NewEvent, now: DateTime<Utc>) -> Result<()> {
+        on_tx!(self, tx => {
+            insert_event!(&mut **tx, event, now).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        on_tx!(self, tx => tx.commit().await?);
+        Ok(())
+    }
+}

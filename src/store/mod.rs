@@ -1,0 +1,151 @@
+//! Storage on SQLite or PostgreSQL through one code path.
+//!
+//! Every statement is written once, with `$n` placeholders that both databases accept;
+//! [`on_pool!`] compiles the same code against whichever pool is in use, so the queries
+//! are shared while each backend keeps its native types.
+
+mod events;
+mod failures;
+mod invitees;
+mod migrations;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use events::{EventFilter, EventRecord};
+pub use failures::RecentFailures;
+pub use invitees::{INSERT_BATCH_ROWS, ImportTx, InviteeFilter, NewInviteeOutcome};
+
+/// Runs `$body` with `$pool` bound to the concrete pool.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Opening a transaction that will write. SQLite's must be `BEGIN IMMEDIATE`: a deferred
+/// one that reads first cannot wait for the write lock and fails with "database is locked".
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration {version} failed: {source}")]
+    Migration { version: i64, source: sqlx::Error },
+    #[error("the database was migrated by a newer doorman (version {0}); upgrade doorman")]
+    NewerSchema(i64),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether this is a violation of the named unique index.
+    pub fn is_unique_violation(&self, index: &str) -> bool {
+        match self {
+            Self::Database(sqlx::Error::Database(e)) => {
+                e.is_unique_violation()
+                    && (e.constraint() == Some(index) || e.message().contains(index_columns(index)))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// SQLite names the columns, not the index, in its unique-violation messages.
+fn index_columns(index: &str) -> &str {
+    match index {
+        "invitees_discord_user_id_key" => "invitees.discord_user_id",
+        "invitees_email_key" => "invitees.email",
+        other => other,
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl Store {
+    /// Connects to the database behind `url` (`sqlite:` or `postgres://`).
+    pub async fn connect(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // WAL with NORMAL is durable across application crashes; only a power
+                // loss can lose the last transactions.
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Ok(Self::Sqlite(pool))
+        } else {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Ok(Self::Postgres(pool))
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Brings the schema up to date; safe to run from several processes at once.
+    pub async fn migrate(&self) -> Result<Vec<i64>> {
+        migrations::run(self).await
+    }
+
+    /// A round trip to the database, for health checks.
+    pub async fn ping(&self) -> Result<()> {
+        on_pool!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
