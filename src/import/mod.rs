@@ -6,7 +6,6 @@
 
 pub mod reader;
 
-use chrono::Utc;
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -108,7 +107,7 @@ impl Doorman {
         let mut report = ImportReport::default();
         let mut tx = self.store().begin_import().await?;
         while let Some(batch) = batch_rx.recv().await {
-            let now = Utc::now();
+            let now = crate::domain::now();
             let outcomes = tx.insert(&batch.rows, now).await?;
             let bytes_read = batch.bytes_read;
             report.add(batch, outcomes);
@@ -126,7 +125,7 @@ impl Doorman {
             "skipped": report.skipped,
             "errors": report.error_count,
         }));
-        tx.record_event(&event, Utc::now()).await?;
+        tx.record_event(&event, crate::domain::now()).await?;
         tx.commit().await?;
         Ok(report)
     }

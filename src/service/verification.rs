@@ -74,7 +74,7 @@ impl Doorman {
     /// Checks an email and token and, if they match a valid invitation, marks it verified
     /// (linking the Discord account when one is given).
     pub async fn verify(&self, request: VerifyRequest<'_>) -> Result<VerifyOutcome, ServiceError> {
-        let now = Utc::now();
+        let now = crate::domain::now();
         let email = Email::normalise(request.email);
         let email: String = email.chars().take(254).collect();
         let recent_failures = self.check_throttle(&email, now).await?;

@@ -81,7 +81,7 @@ pub struct EventFilter {
 
 impl Store {
     pub async fn record_event(&self, event: &NewEvent) -> Result<()> {
-        let now = Utc::now();
+        let now = crate::domain::now();
         on_pool!(self, pool => {
             insert_event!(pool, event, now).await?;
         });

@@ -233,7 +233,7 @@ impl Store {
     /// Deletes one invitee; returns it, or None if there was none.
     pub async fn delete_invitee(&self, id: i64, event: &NewEvent) -> Result<Option<Invitee>> {
         let sql = format!("DELETE FROM invitees WHERE id = $1 RETURNING {COLUMNS}");
-        let now = Utc::now();
+        let now = crate::domain::now();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let deleted: Option<Invitee> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *tx).await?;
@@ -247,7 +247,7 @@ impl Store {
 
     /// Deletes every invitee; `event` is recorded with the count added to its detail.
     pub async fn delete_all_invitees(&self, mut event: NewEvent) -> Result<u64> {
-        let now = Utc::now();
+        let now = crate::domain::now();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let deleted = sqlx::query("DELETE FROM invitees").execute(&mut *tx).await?.rows_affected();

@@ -4,8 +4,6 @@
 //! them with placeholders and everything else is shared SQL. Applied versions are kept
 //! in `doorman_migrations`, and each migration runs in its own transaction.
 
-use chrono::Utc;
-
 use super::{BeginWrite, Result, Store, StoreError, on_pool};
 
 struct Migration {
@@ -20,9 +18,9 @@ const MIGRATIONS: &[Migration] = &[Migration {
     sql: include_str!("../../migrations/0001_core.sql"),
 }];
 
-/// Any number fits: replicas starting together all take this lock, so one migrates and
-/// the others wait and then find nothing to do.
-const MIGRATION_LOCK_KEY: i64 = 0x646f_6f72_6d61_6e; // "doorman"
+/// Any number fits, as long as it is always the same: replicas starting together all take
+/// this lock, so one migrates and the others wait and then find nothing to do.
+const MIGRATION_LOCK_KEY: i64 = 0x0064_6f6f_726d_616e; // "doorman" in ASCII
 
 fn render(sql: &str, store: &Store) -> String {
     let (id, timestamp, json) = match store {
@@ -49,22 +47,24 @@ pub(super) async fn run(store: &Store) -> Result<Vec<i64>> {
     );
     let mut applied_now = Vec::new();
     on_pool!(store, pool => {
-        sqlx::query(&create).execute(pool).await?;
-        for migration in MIGRATIONS {
-            let mut tx = pool.begin_write().await?;
-            if let Store::Postgres(_) = store {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(MIGRATION_LOCK_KEY)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM doorman_migrations WHERE version = $1")
-                .bind(migration.version)
-                .fetch_optional(&mut *tx)
+        // One transaction for the lot: replicas starting together queue on the lock (or on
+        // SQLite's write lock), and a failed migration leaves the schema as it was.
+        let mut tx = pool.begin_write().await?;
+        if let Store::Postgres(_) = store {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(MIGRATION_LOCK_KEY)
+                .execute(&mut *tx)
                 .await?;
-            if done.is_some() {
-                continue;
-            }
+        }
+        sqlx::query(&create).execute(&mut *tx).await?;
+        let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM doorman_migrations")
+            .fetch_all(&mut *tx)
+            .await?;
+        let known = MIGRATIONS.last().map_or(0, |m| m.version);
+        if let Some(newest) = done.iter().copied().filter(|v| *v > known).max() {
+            return Err(StoreError::NewerSchema(newest));
+        }
+        for migration in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
             sqlx::raw_sql(&render(migration.sql, store))
                 .execute(&mut *tx)
                 .await
@@ -72,19 +72,12 @@ pub(super) async fn run(store: &Store) -> Result<Vec<i64>> {
             sqlx::query("INSERT INTO doorman_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
                 .bind(migration.version)
                 .bind(migration.name)
-                .bind(Utc::now())
+                .bind(crate::domain::now())
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
             applied_now.push(migration.version);
         }
-        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM doorman_migrations")
-            .fetch_one(pool)
-            .await?;
-        let known = MIGRATIONS.last().map_or(0, |m| m.version);
-        if let Some(newest) = newest.filter(|v| *v > known) {
-            return Err(StoreError::NewerSchema(newest));
-        }
+        tx.commit().await?;
     });
     Ok(applied_now)
 }

@@ -1,0 +1,14 @@
+//! Integration tests: the real application over HTTP, on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod docs;
+mod events;
+mod health;
+mod storage;
+mod tokens;
+mod upload;
+mod users;
+mod verify;

@@ -1,0 +1,177 @@
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_databases;
+use serde_json::{Value, json};
+
+async fn emails(app: &TestApp) -> Vec<String> {
+    let users: Vec<Value> = app
+        .get("/api/users")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    users
+        .iter()
+        .map(|u| u["email"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn refused(app: &TestApp, bytes: Vec<u8>) -> (u16, String) {
+    let response = app.upload_bytes(bytes).await;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("JSON error");
+    (status, body["detail"].as_str().unwrap().to_owned())
+}
+
+fn utf16le_with_bom(text: &str) -> Vec<u8> {
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    bytes
+}
+
+on_both_databases! {
+    async fn a_clean_file_is_imported_with_the_original_report(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let report = app.upload_csv("email,name,college,branch,year\nAna@Example.org ,Ana Lima,MIT,CSE,2026\nbo@example.org,Bo,MIT,ECE,2025\n").await;
+        assert_eq!(report["total_processed"], 2);
+        assert_eq!(report["newly_added"], 2);
+        assert_eq!(report["skipped"], 0);
+        assert_eq!(report["errors"], json!([]));
+        assert_eq!(report["newly_added_users"][0]["email"], "ana@example.org", "trimmed and lowercased");
+        assert_eq!(report["newly_added_users"][0]["year"], "2026");
+        assert_eq!(emails(&app).await, ["ana@example.org", "bo@example.org"]);
+    }
+
+    async fn columns_may_come_in_any_order_and_case_with_extras(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let csv = " Year ,NAME,notes,Email,branch,College\n2026,Ana,likes tea,ana@example.org,CSE,MIT\n";
+        let report = app.upload_csv(csv).await;
+        assert_eq!(report["newly_added"], 1);
+        let user = &report["newly_added_users"][0];
+        assert_eq!((user["name"].as_str(), user["college"].as_str(), user["year"].as_str()), (Some("Ana"), Some("MIT"), Some("2026")));
+    }
+
+    async fn missing_columns_are_named(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (status, detail) = refused(&app, b"email,name,year\na@example.org,A,2026\n".to_vec()).await;
+        assert_eq!(status, 400);
+        assert!(detail.contains("college") && detail.contains("branch"), "{detail}");
+        assert!(emails(&app).await.is_empty());
+    }
+
+    async fn bad_rows_are_reported_by_line_and_good_rows_still_land(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let csv = "email,name,college,branch,year\n\
+                   ana@example.org,Ana,MIT,CSE,2026\n\
+                   not-an-email,Bo,MIT,CSE,2026\n\
+                   cy@example.org,,MIT,CSE,2026\n\
+                   di@example.org,Di,MIT,CSE,2026\n";
+        let report = app.upload_csv(csv).await;
+        assert_eq!(report["total_processed"], 4);
+        assert_eq!(report["newly_added"], 2);
+        assert_eq!(report["error_count"], 2);
+        let errors = report["errors"].as_array().unwrap();
+        assert_eq!(errors[0]["line"], 3);
+        assert_eq!(errors[0]["email"], "not-an-email");
+        assert_eq!(errors[1]["line"], 4);
+        assert!(errors[1]["message"].as_str().unwrap().contains("name"));
+        assert_eq!(emails(&app).await, ["ana@example.org", "di@example.org"]);
+    }
+
+    async fn existing_and_repeated_emails_are_skipped(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.upload_csv("email,name,college,branch,year\nana@example.org,Ana,MIT,CSE,2026\n").await;
+        let csv = "email,name,college,branch,year\nANA@example.org,Ana,MIT,CSE,2026\nbo@example.org,Bo,MIT,CSE,2026\nBo@Example.org,Bo again,MIT,CSE,2026\n";
+        let report = app.upload_csv(csv).await;
+        assert_eq!(report["newly_added"], 1);
+        assert_eq!(report["skipped"], 2);
+        let users: Vec<Value> = app.get("/api/users").send().await.unwrap().json().await.unwrap();
+        assert_eq!(users[1]["name"], "Bo", "the first occurrence wins");
+    }
+
+    async fn spreadsheet_exports_in_any_encoding_are_read(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let text = "email,name,college,branch,year\r\nzoe@example.org,Zoë Ürkel,Université,CSE,2026\r\n";
+        let mut with_bom = vec![0xEF, 0xBB, 0xBF];
+        with_bom.extend_from_slice(text.as_bytes());
+        assert_eq!(app.upload_bytes(with_bom).await.json::<Value>().await.unwrap()["newly_added_users"][0]["name"], "Zoë Ürkel");
+
+        let utf16 = utf16le_with_bom(&text.replace("zoe@", "zoe16@"));
+        assert_eq!(app.upload_bytes(utf16).await.json::<Value>().await.unwrap()["newly_added_users"][0]["name"], "Zoë Ürkel");
+
+        // Windows-1252, as Excel saves "CSV" on many machines: é is the single byte 0xE9.
+        let mut cp1252 = b"email,name,college,branch,year\r\njose@example.org,Jos".to_vec();
+        cp1252.extend_from_slice(&[0xE9]);
+        cp1252.extend_from_slice(b",Escola,CSE,2026\r\n");
+        assert_eq!(app.upload_bytes(cp1252).await.json::<Value>().await.unwrap()["newly_added_users"][0]["name"], "José");
+    }
+
+    async fn semicolons_quotes_and_newlines_inside_fields_are_understood(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let csv = "email;name;college;branch;year\nana@example.org;\"Lima; Ana\";\"MIT, Cambridge\";CSE;2026\n";
+        let report = app.upload_csv(csv).await;
+        assert_eq!(report["newly_added_users"][0]["name"], "Lima; Ana");
+        assert_eq!(report["newly_added_users"][0]["college"], "MIT, Cambridge");
+
+        let csv = "email,name,college,branch,year\r\nbo@example.org,\"Bo \"\"B\"\" Chen\",\"Line one\r\nLine two\",ECE,2025\r\nbad,Cy,X,Y,2024\r\n";
+        let report = app.upload_csv(csv).await;
+        assert_eq!(report["newly_added_users"][0]["name"], "Bo \"B\" Chen");
+        assert_eq!(report["errors"][0]["line"], 4, "the line number counts the quoted newline");
+    }
+
+    async fn files_that_are_not_csv_are_refused_whole(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (status, detail) = refused(&app, Vec::new()).await;
+        assert_eq!(status, 400);
+        assert!(detail.contains("empty"), "{detail}");
+
+        let mut binary = b"email,name,college,branch,year\n".to_vec();
+        binary.extend_from_slice(&[0u8, 159, 146, 150, 0, 1, 2, 3]);
+        let (status, _) = refused(&app, binary).await;
+        assert_eq!(status, 400);
+
+        let (status, detail) = refused(&app, b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00".to_vec()).await;
+        assert_eq!(status, 400);
+        assert!(detail.to_lowercase().contains("xlsx"), "{detail}");
+        assert!(emails(&app).await.is_empty());
+    }
+
+    async fn an_upload_without_a_file_field_is_400(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let form = reqwest::multipart::Form::new().text("other", "x");
+        let response = app.post("/api/upload-csv").multipart(form).send().await.unwrap();
+        assert_eq!(response.status(), 400);
+        let response = app.post("/api/upload-csv").body("email,name").send().await.unwrap();
+        assert_eq!(response.status(), 400, "not multipart at all");
+    }
+
+    async fn an_upload_over_the_limit_is_413_and_writes_nothing(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("MAX_UPLOAD_MB", "1")]).await;
+        let mut csv = String::from("email,name,college,branch,year\n");
+        let mut i = 0;
+        while csv.len() < 1024 * 1024 + 10 {
+            csv.push_str(&format!("person{i}@example.org,Person Number {i},Some College,CSE,2026\n"));
+            i += 1;
+        }
+        let (status, detail) = refused(&app, csv.into_bytes()).await;
+        assert_eq!(status, 413);
+        assert!(detail.contains("MAX_UPLOAD_MB"), "{detail}");
+        assert!(emails(&app).await.is_empty());
+    }
+
+    async fn thousands_of_rows_import_in_batches(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let mut csv = String::from("email,name,college,branch,year\n");
+        for i in 0..5000 {
+            csv.push_str(&format!("person{i}@example.org,Person {i},College,CSE,2026\n"));
+        }
+        csv.push_str("person0@example.org,Again,College,CSE,2026\n");
+        let report = app.upload_csv(&csv).await;
+        assert_eq!(report["total_processed"], 5001);
+        assert_eq!(report["newly_added"], 5000);
+        assert_eq!(report["skipped"], 1);
+        assert_eq!(report["newly_added_users"].as_array().unwrap().len(), 1000, "the list is capped");
+        assert_eq!(report["newly_added_users_truncated"], true);
+    }
+}

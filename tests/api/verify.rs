@@ -1,0 +1,150 @@
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_databases;
+use serde_json::{Value, json};
+
+on_both_databases! {
+    async fn a_correct_token_verifies_the_invitee_once(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (id, token) = app.invite("ana@example.org").await;
+        let body = app.verify_json("ana@example.org", &token).await;
+        assert_eq!(body, json!({ "success": true, "message": "User verified successfully" }));
+        let user: Value = app.get(&format!("/api/users/{id}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(user["is_verified"], true);
+        assert!(user["verified_at"].is_string());
+
+        let again = app.verify_json("ana@example.org", &token).await;
+        assert_eq!(again, json!({ "success": false, "message": "User is already verified" }));
+    }
+
+    async fn each_failure_has_the_original_message(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (_, token) = app.invite("ana@example.org").await;
+        let unknown = app.verify_json("nobody@example.org", &token).await;
+        assert_eq!(unknown, json!({ "success": false, "message": "User not found with this email" }));
+        let wrong = app.verify_json("ana@example.org", "ZZZZ2222").await;
+        assert_eq!(wrong, json!({ "success": false, "message": "Invalid verification token" }));
+    }
+
+    async fn an_expired_token_is_refused(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (id, token) = app.invite("ana@example.org").await;
+        app.sql(&format!("UPDATE invitees SET token_expires_at = {} WHERE id = {id}", app.minutes_ago(1))).await;
+        let body = app.verify_json("ana@example.org", &token).await;
+        assert_eq!(body, json!({ "success": false, "message": "Verification token has expired" }));
+        // A fresh token works again.
+        let token = app.refresh_token(id).await;
+        assert_eq!(app.verify_json("ana@example.org", &token).await["success"], true);
+    }
+
+    async fn an_invitee_without_a_token_cannot_verify(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.upload_csv("email,name,college,branch,year\nana@example.org,Ana,MIT,CSE,2026\n").await;
+        assert_eq!(app.verify_json("ana@example.org", "").await["message"], "Invalid verification token");
+        assert_eq!(app.verify_json("ana@example.org", "ABCD2345").await["message"], "Invalid verification token");
+    }
+
+    async fn typed_tokens_and_emails_are_forgiven_case_spaces_and_dashes(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (_, token) = app.invite("ana@example.org").await;
+        let typed = format!("  {}-{} ", token[..4].to_lowercase(), token[4..].to_lowercase());
+        let body = app.verify_json("  ANA@Example.ORG ", &typed).await;
+        assert_eq!(body["message"], "User verified successfully");
+    }
+
+    async fn twenty_simultaneous_verifications_give_exactly_one_success(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (_, token) = app.invite("ana@example.org").await;
+        let attempts = (0..20).map(|_| app.verify_json("ana@example.org", &token));
+        let bodies = futures::future::join_all(attempts).await;
+        let successes = bodies.iter().filter(|b| b["success"] == true).count();
+        assert_eq!(successes, 1, "{bodies:?}");
+        assert!(bodies.iter().filter(|b| b["success"] == false).all(|b| b["message"] == "User is already verified"));
+        let verified = app.events("kind=verification_succeeded").await;
+        assert_eq!(verified.len(), 1);
+    }
+
+    async fn five_failures_in_the_window_throttle_the_email(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (_, token) = app.invite("ana@example.org").await;
+        for _ in 0..5 {
+            assert_eq!(app.verify_json("ana@example.org", "WRONG222").await["success"], false);
+        }
+        let throttled = app.verify(" Ana@example.org", &token).await;
+        assert_eq!(throttled.status(), 429, "even the right token waits");
+        let retry_after: u64 = throttled.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((840..=900).contains(&retry_after), "about 15 minutes: {retry_after}");
+        assert!(throttled.json::<Value>().await.unwrap()["detail"].as_str().unwrap().contains("Too many"));
+
+        // Other emails are not affected.
+        let (_, bo_token) = app.invite("bo@example.org").await;
+        assert_eq!(app.verify_json("bo@example.org", &bo_token).await["success"], true);
+
+        // Once the failures are older than the window, the email may try again.
+        app.sql(&format!("UPDATE verification_failures SET failed_at = {}", app.minutes_ago(16))).await;
+        assert_eq!(app.verify_json("ana@example.org", &token).await["success"], true);
+        assert_eq!(app.events("kind=verification_throttled").await.len(), 1, "logged once, not per attempt");
+    }
+
+    async fn guessing_unknown_emails_is_throttled_too(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("VERIFY_MAX_FAILURES", "2"), ("VERIFY_WINDOW_MINUTES", "1")]).await;
+        for _ in 0..2 {
+            app.verify_json("ghost@example.org", "AAAA2222").await;
+        }
+        let response = app.verify("ghost@example.org", "AAAA2222").await;
+        assert_eq!(response.status(), 429);
+        let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+    }
+
+    async fn missing_or_malformed_fields_are_400(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let cases = [
+            ("/api/verify", json!({ "email": "a@example.org" })),
+            ("/api/verify", json!({ "token": "X" })),
+            ("/api/verify", json!({ "email": 5, "token": "X" })),
+            ("/api/verify-discord", json!({ "email": "a@example.org", "token": "X" })),
+            ("/api/verify-discord", json!({ "email": "a@example.org", "token": "X", "discord_user_id": "me" })),
+        ];
+        for (path, body) in cases {
+            let response = app.post(path).json(&body).send().await.unwrap();
+            assert_eq!(response.status(), 400, "{path} {body}");
+            assert!(response.json::<Value>().await.unwrap()["detail"].is_string());
+        }
+        let response = app.post("/api/verify").header("content-type", "application/json").body("{not json").send().await.unwrap();
+        assert_eq!(response.status(), 400);
+        let response = app.post("/api/verify").body("email=a").send().await.unwrap();
+        assert_eq!(response.status(), 400, "not JSON at all");
+    }
+
+    async fn discord_verification_links_the_account(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (id, token) = app.invite("ana@example.org").await;
+        let body: Value = app.post("/api/verify-discord")
+            .json(&json!({ "email": "ana@example.org", "token": token, "discord_user_id": "80351110224678912" }))
+            .send().await.unwrap().json().await.unwrap();
+        assert_eq!(body, json!({ "success": true, "message": "User verified successfully", "discord_user_id": "80351110224678912" }));
+        let user: Value = app.get(&format!("/api/users/{id}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(user["discord_user_id"], "80351110224678912");
+        let events = app.events("kind=verification_succeeded").await;
+        assert_eq!(events[0]["channel"], "discord");
+    }
+
+    async fn a_discord_account_links_to_at_most_one_invitee(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (_, ana) = app.invite("ana@example.org").await;
+        let (bo_id, bo) = app.invite("bo@example.org").await;
+        let link = |email: &str, token: &str, id: u64| {
+            app.post("/api/verify-discord").json(&json!({ "email": email, "token": token, "discord_user_id": id })).send()
+        };
+        let first: Value = link("ana@example.org", &ana, 111_222_333).await.unwrap().json().await.unwrap();
+        assert_eq!(first["success"], true, "numbers are accepted as ids too");
+        let second: Value = link("bo@example.org", &bo, 111_222_333).await.unwrap().json().await.unwrap();
+        assert_eq!(second["success"], false);
+        assert_eq!(second["message"], "This Discord account is already linked to another invitation");
+        let user: Value = app.get(&format!("/api/users/{bo_id}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(user["is_verified"], false);
+        let conflicts = app.events("kind=discord_account_conflict").await;
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0]["detail"]["discord_user_id"], "111222333");
+    }
+}
