@@ -1,0 +1,149 @@
+//! The doorman server under test: a child process, killed when its guard is dropped.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::database::Database;
+
+/// The admin API key (`x-api-key`) the server is started with.
+pub const SECRET_KEY: &str = "benchmark-admin-key-000000000000";
+const TOKEN_SECRET: &str = "benchmark-token-secret-00000000000000000";
+const _: () = assert!(SECRET_KEY.len() == 32 && TOKEN_SECRET.len() == 40);
+
+const STARTUP_LIMIT: Duration = Duration::from_secs(30);
+
+/// Variables the server must not inherit from the bench's environment, so that every run
+/// uses doorman's defaults except where the bench says otherwise.
+const CLEARED_VARS: &[&str] = &[
+    "PORT",
+    "DB_HOST",
+    "DISCORD_TOKEN",
+    "TOKEN_EXPIRY_DAYS",
+    "TOKEN_LENGTH",
+    "VERIFY_MAX_FAILURES",
+    "VERIFY_WINDOW_MINUTES",
+];
+
+/// How many failed verifications per email the server allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    /// A million: wrong tokens are checked, not refused, however many are sent.
+    Relaxed,
+    /// doorman's default (5 per 15 minutes).
+    Default,
+}
+
+/// A running `doorman serve`. Dropping it kills the process, also when a step fails.
+pub struct Server {
+    child: Child,
+    base_url: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts the release binary on a free port and waits until `/health` answers 200.
+    pub async fn start(
+        database: &Database,
+        throttle: Throttle,
+        client: &reqwest::Client,
+    ) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let log = database.data_dir().join(format!("server-{port}.log"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_doorman"));
+        command
+            .arg("serve")
+            // Not the project directory: doorman would read its `.env`.
+            .current_dir(database.data_dir())
+            .env("DATABASE_URL", &database.url)
+            .env("DATA_DIR", database.data_dir())
+            .env("SECRET_KEY", SECRET_KEY)
+            .env("TOKEN_SECRET", TOKEN_SECRET)
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .env("MAX_UPLOAD_MB", "200")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).context("cannot create the server log")?);
+        for var in CLEARED_VARS {
+            command.env_remove(var);
+        }
+        if throttle == Throttle::Relaxed {
+            command.env("VERIFY_MAX_FAILURES", "1000000");
+        }
+        let child = command.spawn().context("cannot start doorman")?;
+        let mut server = Self {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        server.wait_until_healthy(client).await?;
+        Ok(server)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The most memory the process has had resident so far (VmHWM), in MiB.
+    pub fn peak_rss_mib(&self) -> anyhow::Result<f64> {
+        let path = format!("/proc/{}/status", self.child.id());
+        let status = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("no VmHWM line in {path}"))?;
+        Ok(kib / 1024.0)
+    }
+
+    async fn wait_until_healthy(&mut self, client: &reqwest::Client) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let health = self.url("/health");
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("doorman exited ({status}) during start-up:\n{}", self.log_tail());
+            }
+            let answer = client
+                .get(&health)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            if answer.is_ok_and(|r| r.status() == reqwest::StatusCode::OK) {
+                return Ok(());
+            }
+            if started.elapsed() > STARTUP_LIMIT {
+                bail!(
+                    "doorman was not healthy within {} s:\n{}",
+                    STARTUP_LIMIT.as_secs(),
+                    self.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The end of the server's stderr, for error messages.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // The database is scratch, so there is nothing to shut down gracefully for.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free a moment ago: bind port 0, note what the OS picked, let it go.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+    Ok(listener.local_addr()?.port())
+}
