@@ -3,12 +3,14 @@
 //! Every variable is parsed here, so a bad value stops start-up with a message naming
 //! the variable instead of failing later in the middle of a request.
 
+mod email;
 mod secret;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use email::{EmailRoute, EmailSettings, SendGridSettings, Sender, SmtpSettings};
 pub use secret::{Secret, SecretSource};
 
 /// Everything doorman needs to run, typed and validated.
@@ -28,6 +30,7 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     pub max_upload_bytes: u64,
     pub discord_token: Option<Secret<String>>,
+    pub email: EmailSettings,
 }
 
 /// How guessing is slowed down: `max_failures` per email within `window`.
@@ -137,6 +140,8 @@ impl Settings {
             ));
         }
 
+        let email = email::from_lookup(&var)?;
+
         Ok(Self {
             bind_addr,
             database_url,
@@ -152,6 +157,7 @@ impl Settings {
             },
             max_upload_bytes: max_upload_mb * 1024 * 1024,
             discord_token: var("DISCORD_TOKEN").map(Secret::new),
+            email,
         })
     }
 

@@ -5,6 +5,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod email;
 pub mod import;
 pub mod service;
 pub mod startup;

@@ -48,17 +48,34 @@ impl Application {
         &self.doorman
     }
 
-    /// Serves until `shutdown` resolves, then lets requests in flight finish.
+    /// Serves (and, unless EMAIL_WORKERS=false, sends the email queue) until `shutdown`
+    /// resolves, then lets requests in flight finish and the workers record the sends
+    /// they have started. Emails not yet claimed stay queued for the next start.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router)
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let settings = self.doorman.email_settings();
+        let workers = settings
+            .workers
+            .then(|| crate::email::worker::spawn(self.doorman.clone(), stopped));
+        // Long enough for a send in flight to finish or time out.
+        let grace = settings.request_timeout + std::time::Duration::from_secs(5);
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("the HTTP server failed")?;
+            .context("the HTTP server failed");
+        let _ = stop.send(true);
+        if let Some(mut workers) = workers
+            && tokio::time::timeout(grace, &mut workers).await.is_err()
+        {
+            // Whatever was claimed and not recorded is sent again once its lease expires.
+            workers.abort();
+            tracing::warn!("email workers did not stop in time; unfinished sends will be retried");
+        }
         self.doorman.store().close().await;
-        Ok(())
+        served
     }
 }
 
@@ -77,7 +94,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Doorman> {
     if !applied.is_empty() {
         tracing::info!(?applied, "database migrated");
     }
-    Ok(Doorman::new(store, settings))
+    Ok(Doorman::new(store, settings)?)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -24,6 +24,7 @@ use super::auth::API_KEY_HEADER;
         (name = "users", description = "Invitees, their tokens and CSV import"),
         (name = "verification", description = "Checking an email and token"),
         (name = "events", description = "The event log"),
+        (name = "emails", description = "Invitation emails: sending, the queue and outbox, SendGrid's webhook"),
         (name = "health", description = "Liveness and database state"),
     )
 )]

@@ -22,6 +22,12 @@ pub enum ApiError {
     /// 403: an `x-api-key` that is not the admin key.
     #[error("Invalid API key")]
     InvalidApiKey,
+    /// 401: a webhook request without its provider's signature.
+    #[error("Missing signature")]
+    Unsigned,
+    /// 403: a webhook request whose signature does not verify.
+    #[error("Invalid signature")]
+    BadSignature,
     /// 404.
     #[error("{0}")]
     NotFound(String),
@@ -55,7 +61,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::MissingApiKey => StatusCode::UNAUTHORIZED,
+            Self::MissingApiKey | Self::Unsigned => StatusCode::UNAUTHORIZED,
+            Self::BadSignature => StatusCode::FORBIDDEN,
             Self::InvalidApiKey => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -97,6 +104,7 @@ impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         match error {
             ServiceError::NotFound => Self::NotFound("User not found".into()),
+            ServiceError::Invalid(message) => Self::BadRequest(message),
             ServiceError::Throttled { retry_after_secs } => {
                 Self::TooManyRequests { retry_after_secs }
             }

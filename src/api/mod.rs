@@ -2,6 +2,7 @@
 
 mod auth;
 mod docs;
+mod emails;
 mod error;
 mod events;
 mod extract;
@@ -9,6 +10,7 @@ mod health;
 mod upload;
 mod users;
 mod verify;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -49,7 +51,10 @@ pub fn router(state: AppState) -> Router {
 
 /// The OpenAPI document alone (for `doorman openapi` and tests).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    build_routes(0).split_for_parts().1
+    build_routes(0)
+        .merge(webhook_routes())
+        .split_for_parts()
+        .1
 }
 
 fn build(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -60,7 +65,9 @@ fn build(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         state.clone(),
         auth::require_api_key,
     ));
-    let public = OpenApiRouter::new().routes(routes!(health::health));
+    let public = OpenApiRouter::new()
+        .routes(routes!(health::health))
+        .merge(webhook_routes());
     protected.merge(public).split_for_parts()
 }
 
@@ -79,6 +86,17 @@ fn build_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(verify::verify))
         .routes(routes!(verify::verify_discord))
         .routes(routes!(events::list_events))
+        .routes(routes!(emails::send_emails))
+        .routes(routes!(emails::list_emails))
+        .routes(routes!(emails::send_test_email))
+}
+
+/// Webhooks authenticate with their provider's signature, not the API key. SendGrid
+/// posts batches of up to thousands of events, so the limit is above axum's default.
+fn webhook_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(webhooks::sendgrid_events))
+        .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
 }
 
 fn panic_response() -> Response {

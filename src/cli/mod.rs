@@ -1,5 +1,7 @@
-//! The command line: `doorman [serve]`, `migrate`, `import`, `users list`, `token refresh`.
+//! The command line: `doorman [serve]`, `migrate`, `import`, `users list`, `token refresh`,
+//! `send-emails`, `send-test`.
 
+mod emails;
 mod import;
 mod serve;
 mod users;
@@ -44,6 +46,23 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Issue fresh tokens and email invitations (to the given invitees or every unverified one).
+    SendEmails {
+        /// Every invitee who has not verified yet.
+        #[arg(long, conflicts_with = "ids", required_unless_present = "ids")]
+        all_unverified: bool,
+        /// These invitee ids (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        ids: Vec<i64>,
+        /// Email even within the resend cooldown, and addresses that bounced or were dropped.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Send one sample email to ADDRESS through the configured route and show the answer.
+    SendTest {
+        /// Where to send it.
+        address: String,
     },
     /// Print the OpenAPI document as JSON.
     Openapi,
@@ -140,6 +159,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::SendEmails {
+            all_unverified,
+            ids,
+            force,
+        } => {
+            let recipients = if all_unverified {
+                crate::service::Recipients::AllUnverified
+            } else {
+                crate::service::Recipients::Ids(ids)
+            };
+            emails::send(&settings, recipients, force).await
+        }
+        Command::SendTest { address } => emails::test(&settings, &address).await,
         Command::Openapi => unreachable!("handled above"),
     }
 }

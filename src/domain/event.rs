@@ -15,10 +15,19 @@ pub enum EventKind {
     DiscordAccountConflict,
     InviteeDeleted,
     AllInviteesDeleted,
+    EmailQueued,
+    EmailSent,
+    EmailFailed,
+    EmailCancelled,
+    EmailDelivered,
+    EmailBounced,
+    EmailDropped,
+    EmailDeferred,
+    TestEmailSent,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 17] = [
         Self::InviteesImported,
         Self::TokenIssued,
         Self::VerificationSucceeded,
@@ -27,6 +36,15 @@ impl EventKind {
         Self::DiscordAccountConflict,
         Self::InviteeDeleted,
         Self::AllInviteesDeleted,
+        Self::EmailQueued,
+        Self::EmailSent,
+        Self::EmailFailed,
+        Self::EmailCancelled,
+        Self::EmailDelivered,
+        Self::EmailBounced,
+        Self::EmailDropped,
+        Self::EmailDeferred,
+        Self::TestEmailSent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +57,15 @@ impl EventKind {
             Self::DiscordAccountConflict => "discord_account_conflict",
             Self::InviteeDeleted => "invitee_deleted",
             Self::AllInviteesDeleted => "all_invitees_deleted",
+            Self::EmailQueued => "email_queued",
+            Self::EmailSent => "email_sent",
+            Self::EmailFailed => "email_failed",
+            Self::EmailCancelled => "email_cancelled",
+            Self::EmailDelivered => "email_delivered",
+            Self::EmailBounced => "email_bounced",
+            Self::EmailDropped => "email_dropped",
+            Self::EmailDeferred => "email_deferred",
+            Self::TestEmailSent => "test_email_sent",
         }
     }
 

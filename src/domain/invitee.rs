@@ -26,6 +26,12 @@ pub struct Invitee {
     /// One of `not_sent`, `queued`, `sent`, `delivered`, `bounced`, `dropped`, `failed`.
     #[schema(example = "not_sent")]
     pub email_status: String,
+    /// Why the last email failed, bounced or was dropped (or is being retried).
+    pub email_error: Option<String>,
+    /// When the latest invitation email was queued; reminders count from here.
+    pub invited_at: Option<DateTime<Utc>>,
+    /// When an email was last queued for this invitee (the resend cooldown counts from here).
+    pub email_queued_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(skip)]

@@ -1,6 +1,7 @@
 //! The operations doorman offers, callable from the JSON API, the CLI, and later the admin
 //! UI and the Discord bot alike. Nothing here knows about HTTP or Discord.
 
+mod emails;
 mod tokens;
 mod verification;
 
@@ -14,6 +15,7 @@ use crate::domain::invitee::Invitee;
 use crate::domain::token::TokenKeys;
 use crate::store::{Store, StoreError};
 
+pub use emails::{QueuedBatch, Recipients, SendReport, Skipped, TestReport, WebhookReport};
 pub use tokens::IssuedToken;
 pub use verification::{VerifyOutcome, VerifyRequest};
 
@@ -21,6 +23,9 @@ pub use verification::{VerifyOutcome, VerifyRequest};
 pub enum ServiceError {
     #[error("User not found")]
     NotFound,
+    /// A value the caller gave is unusable (e.g. a malformed address).
+    #[error("{0}")]
+    Invalid(String),
     #[error("too many failed attempts for this email; try again in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
     #[error(transparent)]
@@ -39,19 +44,38 @@ struct Inner {
     token_expiry: chrono::Duration,
     token_length: usize,
     throttle: ThrottleSettings,
+    mailer: crate::email::Mailer,
+    webhook_key: Option<p256::ecdsa::VerifyingKey>,
 }
 
 impl Doorman {
-    pub fn new(store: Store, settings: &Settings) -> Self {
-        Self {
+    /// Fails only on an email setting that cannot be used (templates, SMTP URL).
+    pub fn new(store: Store, settings: &Settings) -> Result<Self, crate::email::EmailSetupError> {
+        let mailer = crate::email::Mailer::new(&settings.email)?;
+        let webhook_key = settings
+            .email
+            .webhook_public_key
+            .as_deref()
+            .and_then(|k| crate::email::webhook::parse_public_key(k).ok());
+        Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 keys: TokenKeys::derive(settings.token_secret.expose()),
                 token_expiry: settings.token_expiry,
                 token_length: settings.token_length,
                 throttle: settings.throttle,
+                mailer,
+                webhook_key,
             }),
-        }
+        })
+    }
+
+    pub(crate) fn mailer(&self) -> &crate::email::Mailer {
+        &self.inner.mailer
+    }
+
+    pub(crate) fn keys(&self) -> &TokenKeys {
+        &self.inner.keys
     }
 
     pub fn store(&self) -> &Store {

@@ -9,8 +9,8 @@ use crate::domain::event::NewEvent;
 use crate::domain::invitee::{Invitee, NewInvitee};
 
 const COLUMNS: &str = "id, email, name, college, branch, year, is_verified, verified_at, \
-     discord_user_id, token_created_at, token_expires_at, email_status, created_at, updated_at, \
-     token_hash, token_sealed";
+     discord_user_id, token_created_at, token_expires_at, email_status, email_error, invited_at, \
+     email_queued_at, created_at, updated_at, token_hash, token_sealed";
 
 /// Rows per INSERT: 7 parameters each keeps a statement well under both databases'
 /// parameter limits (SQLite 32,766; PostgreSQL 65,535).

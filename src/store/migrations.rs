@@ -12,11 +12,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "core",
-    sql: include_str!("../../migrations/0001_core.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "core",
+        sql: include_str!("../../migrations/0001_core.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "email",
+        sql: include_str!("../../migrations/0002_email.sql"),
+    },
+];
 
 /// Any number fits, as long as it is always the same: replicas starting together all take
 /// this lock, so one migrates and the others wait and then find nothing to do.

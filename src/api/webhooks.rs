@@ -1,0 +1,49 @@
+//! `POST /webhooks/sendgrid`: SendGrid's Event Webhook. Not behind the API key (SendGrid
+//! cannot send one): each request must carry SendGrid's signature instead.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+
+use super::{ApiError, AppState, ErrorBody};
+use crate::email::webhook::{self, Event, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::service::WebhookReport;
+
+/// Delivery events from SendGrid (delivered, bounce, dropped, deferred), signed with
+/// the key set in `SENDGRID_WEBHOOK_PUBLIC_KEY`; each event is applied once.
+#[utoipa::path(post, path = "/webhooks/sendgrid", tag = "emails", security(()),
+    request_body(content = Vec<Object>, description = "SendGrid's array of events"),
+    params(
+        ("X-Twilio-Email-Event-Webhook-Signature" = String, Header, description = "base64 ECDSA signature"),
+        ("X-Twilio-Email-Event-Webhook-Timestamp" = String, Header),
+    ),
+    responses(
+        (status = 200, body = WebhookReport),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "unsigned"),
+        (status = 403, body = ErrorBody, description = "badly signed"),
+        (status = 503, body = ErrorBody, description = "no verification key configured"),
+    ))]
+pub async fn sendgrid_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<WebhookReport>, ApiError> {
+    let Some(key) = state.doorman.webhook_key() else {
+        return Err(ApiError::Unavailable(
+            "The SendGrid webhook is not configured: set SENDGRID_WEBHOOK_PUBLIC_KEY".into(),
+        ));
+    };
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(signature), Some(timestamp)) = (header(SIGNATURE_HEADER), header(TIMESTAMP_HEADER))
+    else {
+        return Err(ApiError::Unsigned);
+    };
+    if !webhook::verify(key, signature, timestamp, &body) {
+        return Err(ApiError::BadSignature);
+    }
+    let events: Vec<Event> = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("Not an array of SendGrid events: {e}")))?;
+    Ok(Json(state.doorman.apply_sendgrid_events(events).await?))
+}

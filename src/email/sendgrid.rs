@@ -1,0 +1,286 @@
+//! SendGrid's v3 `mail/send` API: many recipients per request (one personalization
+//! each), with doorman's own bodies or a dynamic template.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::message::{Templates, Values, escape_html};
+use super::{Delivery, Outgoing};
+use crate::config::{Secret, SendGridSettings, Sender};
+
+pub struct SendGrid {
+    client: reqwest::Client,
+    endpoint: url::Url,
+    api_key: Secret<String>,
+    template_id: Option<String>,
+    from: Sender,
+}
+
+/// SendGrid's answer, as received.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub message_id: Option<String>,
+    pub retry_after: Option<Duration>,
+    pub body: String,
+}
+
+/// SendGrid's error body: `{"errors": [{"message", "field", "help"}]}`.
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    errors: Vec<ErrorItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorItem {
+    message: Option<String>,
+    field: Option<String>,
+}
+
+/// Per-recipient values travel as substitutions; the HTML and the plain text get their
+/// own tags where escaping makes them differ.
+const TAGS: [(&str, &str); 7] = [
+    ("%doorman_name_html%", "name"),
+    ("%doorman_name_text%", "name"),
+    ("%doorman_email_html%", "email"),
+    ("%doorman_email_text%", "email"),
+    ("%doorman_token%", "token"),
+    ("%doorman_expires_at%", "expires_at"),
+    ("%doorman_expires_in_days%", "expires_in_days"),
+];
+
+impl SendGrid {
+    pub fn new(settings: &SendGridSettings, from: &Sender, timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .build()
+            .expect("an HTTP client with rustls builds");
+        let endpoint = settings
+            .api_url
+            .join("v3/mail/send")
+            .expect("a base URL joins a relative path");
+        Self {
+            client,
+            endpoint,
+            api_key: settings.api_key.clone(),
+            template_id: settings.template_id.clone(),
+            from: from.clone(),
+        }
+    }
+
+    /// One request for all of `batch` (at most 1000 recipients, all invitations or all
+    /// reminders).
+    pub fn request(&self, templates: &Templates, subject: &str, batch: &[Outgoing]) -> Value {
+        let mut from = json!({ "email": self.from.email });
+        if let Some(name) = &self.from.name {
+            from["name"] = name.clone().into();
+        }
+        let personalizations: Vec<Value> = batch
+            .iter()
+            .map(|email| self.personalization(subject, email))
+            .collect();
+        let mut body = json!({ "personalizations": personalizations, "from": from });
+        match &self.template_id {
+            Some(id) => body["template_id"] = id.clone().into(),
+            None => {
+                let first = &batch[0].values;
+                let tagged = |html: bool| Values {
+                    name: tag("name", html),
+                    email: tag("email", html),
+                    token: tag("token", html),
+                    expires_at: tag("expires_at", html),
+                    expires_in_days: tag("expires_in_days", html),
+                    ..first.clone()
+                };
+                body["content"] = json!([
+                    { "type": "text/plain", "value": templates.text(&tagged(false)) },
+                    { "type": "text/html", "value": templates.html(&tagged(true)) },
+                ]);
+            }
+        }
+        body
+    }
+
+    fn personalization(&self, subject: &str, email: &Outgoing) -> Value {
+        // SendGrid refuses ';' and ',' in recipient names.
+        let name: String = email.values.name.chars().filter(|c| !matches!(c, ';' | ',')).collect();
+        let mut to = json!({ "email": email.to });
+        if !name.trim().is_empty() {
+            to["name"] = name.trim().into();
+        }
+        let mut custom_args = Map::new();
+        if let Some(id) = email.invitee_id {
+            custom_args.insert("invitee_id".into(), id.to_string().into());
+        }
+        if let Some(id) = email.email_id {
+            custom_args.insert("email_id".into(), id.to_string().into());
+        }
+        let mut p = json!({ "to": [to], "custom_args": custom_args });
+        let v = &email.values;
+        match &self.template_id {
+            Some(_) => {
+                p["dynamic_template_data"] = json!({
+                    "name": v.name,
+                    "token": v.token,
+                    "expires_in_days": v.expires_in_days,
+                    "expires_at": v.expires_at,
+                    "invite_url": v.invite_url,
+                    "community": v.community,
+                    "reminder": v.reminder,
+                    "subject": subject,
+                });
+            }
+            None => {
+                p["subject"] = subject.into();
+                let mut subs = Map::new();
+                for (tag, key) in TAGS {
+                    let raw = v.get(key).unwrap_or_default();
+                    let value = if tag.ends_with("_html%") { escape_html(&raw) } else { raw };
+                    subs.insert(tag.into(), value.into());
+                }
+                p["substitutions"] = subs.into();
+            }
+        }
+        p
+    }
+
+    /// Posts a request and returns SendGrid's answer as is.
+    pub async fn post(&self, body: &Value) -> Result<Answer, reqwest::Error> {
+        let response = self
+            .client
+            .post(self.endpoint.clone())
+            .bearer_auth(self.api_key.expose())
+            .json(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let message_id = header("x-message-id");
+        let retry_after = header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response.text().await?;
+        Ok(Answer {
+            status,
+            message_id,
+            retry_after,
+            body,
+        })
+    }
+
+    pub async fn send(&self, body: &Value) -> Delivery {
+        match self.post(body).await {
+            Ok(answer) => classify(&answer),
+            Err(e) => Delivery::Transient {
+                error: network_error(&e),
+                retry_after: None,
+            },
+        }
+    }
+}
+
+fn tag(key: &str, html: bool) -> String {
+    match key {
+        "name" | "email" => format!("%doorman_{key}_{}%", if html { "html" } else { "text" }),
+        _ => format!("%doorman_{key}%"),
+    }
+}
+
+/// What an answer means for the email: 2xx accepted; 429 and 5xx worth retrying (429
+/// after its Retry-After); any other refusal final, with SendGrid's own reason.
+pub fn classify(answer: &Answer) -> Delivery {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status.is_success() {
+        return Delivery::Accepted {
+            message_id: answer.message_id.clone(),
+        };
+    }
+    let reason = reason(&answer.body);
+    let error = format!("SendGrid answered {}: {reason}", answer.status);
+    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+        Delivery::Transient {
+            error,
+            retry_after: answer.retry_after,
+        }
+    } else {
+        Delivery::Permanent { error }
+    }
+}
+
+/// SendGrid's messages (with the field they concern), or the body itself, shortened.
+fn reason(body: &str) -> String {
+    if let Ok(parsed) = serde_json::from_str::<ErrorBody>(body) {
+        let messages: Vec<String> = parsed
+            .errors
+            .iter()
+            .map(|e| match (&e.message, &e.field) {
+                (Some(m), Some(f)) => format!("{m} (field: {f})"),
+                (Some(m), None) => m.clone(),
+                (None, Some(f)) => format!("error in field {f}"),
+                (None, None) => "unspecified error".into(),
+            })
+            .collect();
+        if !messages.is_empty() {
+            return messages.join("; ");
+        }
+    }
+    let trimmed: String = body.trim().chars().take(300).collect();
+    if trimmed.is_empty() { "no details".into() } else { trimmed }
+}
+
+/// A network failure, without anything secret (the key travels in a header, never in
+/// the URL, so reqwest's message is safe to keep).
+pub fn network_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "SendGrid did not answer in time".into()
+    } else if e.is_connect() {
+        format!("SendGrid could not be reached: {e}")
+    } else {
+        format!("sending to SendGrid failed: {e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str, retry_after: Option<u64>) -> Answer {
+        Answer {
+            status,
+            message_id: Some("abc".into()),
+            retry_after: retry_after.map(Duration::from_secs),
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn answers_are_classified_as_accepted_retryable_or_final() {
+        assert_eq!(classify(&answer(202, "", None)), Delivery::Accepted { message_id: Some("abc".into()) });
+        assert!(matches!(classify(&answer(500, "oops", None)), Delivery::Transient { .. }));
+        assert_eq!(
+            classify(&answer(429, "", Some(7))),
+            Delivery::Transient { error: "SendGrid answered 429: no details".into(), retry_after: Some(Duration::from_secs(7)) }
+        );
+        let refused = classify(&answer(
+            400,
+            r#"{"errors":[{"message":"The from address does not match a verified Sender Identity.","field":"from","help":null}]}"#,
+            None,
+        ));
+        assert_eq!(
+            refused,
+            Delivery::Permanent {
+                error: "SendGrid answered 400: The from address does not match a verified Sender Identity. (field: from)".into()
+            }
+        );
+    }
+}
