@@ -33,7 +33,10 @@ use traffic::Load;
 
 /// The load benchmark's options (after `cargo bench --bench load --`).
 #[derive(Debug, Parser)]
-#[command(name = "load", about = "Measure doorman's import, listing and verification speed")]
+#[command(
+    name = "load",
+    about = "Measure doorman's import, listing and verification speed"
+)]
 struct Args {
     /// Which database(s) to measure.
     #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
@@ -117,7 +120,9 @@ async fn run_backend(
     let result = run_steps(&database, args, client, csv, report).await;
     // Every server is gone by now (each `Server` is dropped inside `run_steps`).
     if let Err(e) = database.remove().await {
-        progress(format_args!("could not remove the {backend} database: {e:#}"));
+        progress(format_args!(
+            "could not remove the {backend} database: {e:#}"
+        ));
     }
     result
 }

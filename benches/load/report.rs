@@ -15,7 +15,11 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn new(backend: Backend, measurement: impl Into<String>, measured: impl Into<String>) -> Self {
+    pub fn new(
+        backend: Backend,
+        measurement: impl Into<String>,
+        measured: impl Into<String>,
+    ) -> Self {
         Self {
             backend,
             measurement: measurement.into(),

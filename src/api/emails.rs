@@ -48,7 +48,8 @@ pub async fn send_emails(
 ) -> Result<Json<SendReport>, ApiError> {
     let body: SendEmailsBody = serde_json::from_value(body).map_err(|_| {
         ApiError::BadRequest(
-            "Send an array of invitee ids, {\"user_ids\": [...]}, or {\"all_unverified\": true}".into(),
+            "Send an array of invitee ids, {\"user_ids\": [...]}, or {\"all_unverified\": true}"
+                .into(),
         )
     })?;
     let (recipients, force) = match body {

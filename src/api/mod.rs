@@ -51,10 +51,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The OpenAPI document alone (for `doorman openapi` and tests).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    build_routes(0)
-        .merge(webhook_routes())
-        .split_for_parts()
-        .1
+    build_routes(0).merge(webhook_routes()).split_for_parts().1
 }
 
 fn build(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {

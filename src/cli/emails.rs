@@ -14,7 +14,9 @@ use crate::service::Recipients;
 /// are left to the server's workers.
 pub async fn send(settings: &Settings, recipients: Recipients, force: bool) -> anyhow::Result<()> {
     let doorman = crate::startup::connect(settings).await?;
-    let batch = doorman.queue_invitations(recipients, force, Actor::Cli).await?;
+    let batch = doorman
+        .queue_invitations(recipients, force, Actor::Cli)
+        .await?;
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::new(batch.queued as u64)
     } else {
@@ -45,7 +47,11 @@ pub async fn send(settings: &Settings, recipients: Recipients, force: bool) -> a
     let report = doorman.batch_report(&batch).await?;
     println!("{}.", report.message);
     for skipped in &report.skipped {
-        let email = skipped.email.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+        let email = skipped
+            .email
+            .as_deref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
         println!("  skipped {}{email}: {}", skipped.id, skipped.reason);
     }
     if report.emails_queued > 0 {

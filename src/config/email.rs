@@ -85,7 +85,9 @@ pub struct EmailSettings {
     pub lease: Duration,
 }
 
-pub(super) fn from_lookup(var: &impl Fn(&str) -> Option<String>) -> Result<EmailSettings, ConfigError> {
+pub(super) fn from_lookup(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<EmailSettings, ConfigError> {
     let sendgrid_key = var("SENDGRID_API_KEY");
     let smtp_url = var("SMTP_URL");
     let community = var("COMMUNITY_NAME").unwrap_or_else(|| "Our community".into());
@@ -95,7 +97,12 @@ pub(super) fn from_lookup(var: &impl Fn(&str) -> Option<String>) -> Result<Email
         let api_url = url::Url::parse(&api_url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| ConfigError::new("SENDGRID_API_URL", format!("'{api_url}' is not an http(s) URL")))?;
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "SENDGRID_API_URL",
+                    format!("'{api_url}' is not an http(s) URL"),
+                )
+            })?;
         EmailRoute::SendGrid(SendGridSettings {
             api_key: Secret::new(key),
             api_url,
@@ -103,7 +110,9 @@ pub(super) fn from_lookup(var: &impl Fn(&str) -> Option<String>) -> Result<Email
         })
     } else if let Some(url) = smtp_url {
         check_smtp_url(&url)?;
-        EmailRoute::Smtp(SmtpSettings { url: Secret::new(url) })
+        EmailRoute::Smtp(SmtpSettings {
+            url: Secret::new(url),
+        })
     } else {
         EmailRoute::Outbox
     };
@@ -114,13 +123,19 @@ pub(super) fn from_lookup(var: &impl Fn(&str) -> Option<String>) -> Result<Email
     if let Some(invite) = &discord_invite_url
         && url::Url::parse(invite).is_err()
     {
-        return Err(ConfigError::new("DISCORD_INVITE_URL", format!("'{invite}' is not a URL")));
+        return Err(ConfigError::new(
+            "DISCORD_INVITE_URL",
+            format!("'{invite}' is not a URL"),
+        ));
     }
     let template_dir = var("EMAIL_TEMPLATE_DIR").map(PathBuf::from);
     if let Some(dir) = &template_dir
         && !dir.is_dir()
     {
-        return Err(ConfigError::new("EMAIL_TEMPLATE_DIR", format!("{} is not a directory", dir.display())));
+        return Err(ConfigError::new(
+            "EMAIL_TEMPLATE_DIR",
+            format!("{} is not a directory", dir.display()),
+        ));
     }
 
     let concurrency: usize = ranged(var, "EMAIL_CONCURRENCY", 8, 1, 256)?;
@@ -132,10 +147,19 @@ pub(super) fn from_lookup(var: &impl Fn(&str) -> Option<String>) -> Result<Email
         crate::email::webhook::parse_public_key(key)
             .map_err(|e| ConfigError::new("SENDGRID_WEBHOOK_PUBLIC_KEY", e.to_string()))?;
     }
-    let workers = match var("EMAIL_WORKERS").as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let workers = match var("EMAIL_WORKERS")
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("true" | "1" | "yes") => true,
         Some("false" | "0" | "no") => false,
-        Some(other) => return Err(ConfigError::new("EMAIL_WORKERS", format!("'{other}' is not true or false"))),
+        Some(other) => {
+            return Err(ConfigError::new(
+                "EMAIL_WORKERS",
+                format!("'{other}' is not true or false"),
+            ));
+        }
     };
     let poll_ms: u64 = ranged(var, "EMAIL_POLL_INTERVAL_MS", 1000, 10, 600_000)?;
     let wait_secs: u64 = ranged(var, "EMAIL_SEND_WAIT_SECONDS", 10, 0, 300)?;
@@ -184,32 +208,49 @@ where
 {
     let value = super::parse(var, name, default)?;
     if value < min || value > max {
-        return Err(ConfigError::new(name, format!("must be between {min} and {max}")));
+        return Err(ConfigError::new(
+            name,
+            format!("must be between {min} and {max}"),
+        ));
     }
     Ok(value)
 }
 
 /// `EMAIL_FROM` ("addr" or "Name <addr>"), else SendGrid's own variables; required for
 /// the routes that really send, a placeholder for the outbox.
-fn sender(var: &impl Fn(&str) -> Option<String>, route: &EmailRoute) -> Result<Sender, ConfigError> {
+fn sender(
+    var: &impl Fn(&str) -> Option<String>,
+    route: &EmailRoute,
+) -> Result<Sender, ConfigError> {
     let (var_name, raw) = match (route, var("SENDGRID_FROM_EMAIL"), var("EMAIL_FROM")) {
         (EmailRoute::SendGrid(_), Some(from), _) => ("SENDGRID_FROM_EMAIL", from),
         (_, _, Some(from)) => ("EMAIL_FROM", from),
         (EmailRoute::SendGrid(_), None, None) => {
-            return Err(ConfigError::new("SENDGRID_FROM_EMAIL", "required with SENDGRID_API_KEY"));
+            return Err(ConfigError::new(
+                "SENDGRID_FROM_EMAIL",
+                "required with SENDGRID_API_KEY",
+            ));
         }
-        (EmailRoute::Smtp(_), _, None) => return Err(ConfigError::new("EMAIL_FROM", "required with SMTP_URL")),
+        (EmailRoute::Smtp(_), _, None) => {
+            return Err(ConfigError::new("EMAIL_FROM", "required with SMTP_URL"));
+        }
         (EmailRoute::Outbox, _, None) => ("EMAIL_FROM", "doorman@localhost.invalid".into()),
     };
     let (name, email) = match raw.rsplit_once('<') {
         Some((name, rest)) if rest.ends_with('>') => {
             let name = name.trim().trim_matches('"').trim();
-            (Some(name.to_owned()).filter(|n| !n.is_empty()), rest.trim_end_matches('>').trim().to_owned())
+            (
+                Some(name.to_owned()).filter(|n| !n.is_empty()),
+                rest.trim_end_matches('>').trim().to_owned(),
+            )
         }
         _ => (None, raw.clone()),
     };
     if !email_address::EmailAddress::is_valid(&email) {
-        return Err(ConfigError::new(var_name, format!("'{raw}' is not an email address")));
+        return Err(ConfigError::new(
+            var_name,
+            format!("'{raw}' is not an email address"),
+        ));
     }
     let name = var("SENDGRID_FROM_NAME").or(name);
     Ok(Sender { email, name })
@@ -217,9 +258,13 @@ fn sender(var: &impl Fn(&str) -> Option<String>, route: &EmailRoute) -> Result<S
 
 fn check_smtp_url(raw: &str) -> Result<(), ConfigError> {
     // Never echo the URL: it may hold a password.
-    let url = url::Url::parse(raw).map_err(|e| ConfigError::new("SMTP_URL", format!("is not a URL ({e})")))?;
+    let url = url::Url::parse(raw)
+        .map_err(|e| ConfigError::new("SMTP_URL", format!("is not a URL ({e})")))?;
     if !matches!(url.scheme(), "smtp" | "smtps") {
-        return Err(ConfigError::new("SMTP_URL", "must start with smtp:// or smtps://"));
+        return Err(ConfigError::new(
+            "SMTP_URL",
+            "must start with smtp:// or smtps://",
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(ConfigError::new("SMTP_URL", "must name a host"));
@@ -228,7 +273,9 @@ fn check_smtp_url(raw: &str) -> Result<(), ConfigError> {
 }
 
 fn reminder_days(raw: Option<String>) -> Result<Vec<u32>, ConfigError> {
-    let Some(raw) = raw else { return Ok(Vec::new()) };
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
     let mut days = Vec::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match part.parse::<u32>() {

@@ -232,11 +232,7 @@ fn render(template: &str, value: &dyn Fn(&str) -> Option<String>) -> String {
                 }
                 stack.push(shown);
             }
-            Piece::Close(_) => {
-                if stack.pop() == Some(false) {
-                    hidden -= 1;
-                }
-            }
+            Piece::Close(_) if stack.pop() == Some(false) => hidden -= 1,
             _ => {}
         }
     }
@@ -280,7 +276,13 @@ mod tests {
     fn the_email_shows_token_link_and_validity() {
         let t = Templates::load(None).unwrap();
         for body in [t.html(&values()), t.text(&values())] {
-            for needle in ["ABCD-EFGH", "https://discord.gg/abc", "7 days", "2026-12-01 14:00 UTC", "Rustaceans"] {
+            for needle in [
+                "ABCD-EFGH",
+                "https://discord.gg/abc",
+                "7 days",
+                "2026-12-01 14:00 UTC",
+                "Rustaceans",
+            ] {
                 assert!(body.contains(needle), "{needle} missing from {body}");
             }
             assert!(!body.contains("reminder"), "{body}");
@@ -303,12 +305,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("invitation.txt"), "Hi {{name}}: {{token}}").unwrap();
         let t = Templates::load(Some(dir.path())).unwrap();
-        assert_eq!(t.text(&values()), "Hi <script>alert('x')</script> & Co: ABCD-EFGH");
-        assert!(t.html(&values()).contains("<!doctype html>"), "the HTML stays built in");
+        assert_eq!(
+            t.text(&values()),
+            "Hi <script>alert('x')</script> & Co: ABCD-EFGH"
+        );
+        assert!(
+            t.html(&values()).contains("<!doctype html>"),
+            "the HTML stays built in"
+        );
 
         std::fs::write(dir.path().join("invitation.html"), "Hi {{nmae}}").unwrap();
         let error = Templates::load(Some(dir.path())).unwrap_err().to_string();
-        assert!(error.contains("invitation.html") && error.contains("nmae"), "{error}");
+        assert!(
+            error.contains("invitation.html") && error.contains("nmae"),
+            "{error}"
+        );
         std::fs::write(dir.path().join("invitation.html"), "{{#reminder}}x").unwrap();
         assert!(Templates::load(Some(dir.path())).is_err());
     }

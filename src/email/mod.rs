@@ -19,14 +19,18 @@ use message::{Templates, Values};
 /// What a provider made of one send (one email, or one SendGrid batch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
-    Accepted { message_id: Option<String> },
+    Accepted {
+        message_id: Option<String>,
+    },
     /// Worth trying again later (rate limits, server errors, the network).
     Transient {
         error: String,
         retry_after: Option<Duration>,
     },
     /// The provider refused for a reason a retry will not change.
-    Permanent { error: String },
+    Permanent {
+        error: String,
+    },
 }
 
 /// One email ready to go: to whom, and the values its templates show.
@@ -107,7 +111,14 @@ impl Mailer {
     }
 
     /// The values every email shares; the caller fills in the recipient's.
-    pub fn values(&self, name: &str, email: &str, token: &str, expires_at: chrono::DateTime<chrono::Utc>, reminder: bool) -> Values {
+    pub fn values(
+        &self,
+        name: &str,
+        email: &str,
+        token: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        reminder: bool,
+    ) -> Values {
         let now = crate::domain::now();
         Values {
             name: name.to_owned(),

@@ -107,7 +107,12 @@ impl SendGrid {
 
     fn personalization(&self, subject: &str, email: &Outgoing) -> Value {
         // SendGrid refuses ';' and ',' in recipient names.
-        let name: String = email.values.name.chars().filter(|c| !matches!(c, ';' | ',')).collect();
+        let name: String = email
+            .values
+            .name
+            .chars()
+            .filter(|c| !matches!(c, ';' | ','))
+            .collect();
         let mut to = json!({ "email": email.to });
         if !name.trim().is_empty() {
             to["name"] = name.trim().into();
@@ -139,7 +144,11 @@ impl SendGrid {
                 let mut subs = Map::new();
                 for (tag, key) in TAGS {
                     let raw = v.get(key).unwrap_or_default();
-                    let value = if tag.ends_with("_html%") { escape_html(&raw) } else { raw };
+                    let value = if tag.ends_with("_html%") {
+                        escape_html(&raw)
+                    } else {
+                        raw
+                    };
                     subs.insert(tag.into(), value.into());
                 }
                 p["substitutions"] = subs.into();
@@ -207,7 +216,10 @@ pub fn classify(answer: &Answer) -> Delivery {
     }
     let reason = reason(&answer.body);
     let error = format!("SendGrid answered {}: {reason}", answer.status);
-    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+    if status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
+        || status == StatusCode::REQUEST_TIMEOUT
+    {
         Delivery::Transient {
             error,
             retry_after: answer.retry_after,
@@ -235,7 +247,11 @@ fn reason(body: &str) -> String {
         }
     }
     let trimmed: String = body.trim().chars().take(300).collect();
-    if trimmed.is_empty() { "no details".into() } else { trimmed }
+    if trimmed.is_empty() {
+        "no details".into()
+    } else {
+        trimmed
+    }
 }
 
 /// A network failure, without anything secret (the key travels in a header, never in
@@ -265,11 +281,22 @@ mod tests {
 
     #[test]
     fn answers_are_classified_as_accepted_retryable_or_final() {
-        assert_eq!(classify(&answer(202, "", None)), Delivery::Accepted { message_id: Some("abc".into()) });
-        assert!(matches!(classify(&answer(500, "oops", None)), Delivery::Transient { .. }));
+        assert_eq!(
+            classify(&answer(202, "", None)),
+            Delivery::Accepted {
+                message_id: Some("abc".into())
+            }
+        );
+        assert!(matches!(
+            classify(&answer(500, "oops", None)),
+            Delivery::Transient { .. }
+        ));
         assert_eq!(
             classify(&answer(429, "", Some(7))),
-            Delivery::Transient { error: "SendGrid answered 429: no details".into(), retry_after: Some(Duration::from_secs(7)) }
+            Delivery::Transient {
+                error: "SendGrid answered 429: no details".into(),
+                retry_after: Some(Duration::from_secs(7))
+            }
         );
         let refused = classify(&answer(
             400,

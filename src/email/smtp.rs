@@ -27,7 +27,8 @@ pub struct Reply {
 impl Smtp {
     /// Errors never repeat the URL, which may hold a password.
     pub fn new(settings: &SmtpSettings, from: &Sender, timeout: Duration) -> Result<Self, String> {
-        let url = url::Url::parse(settings.url.expose()).map_err(|e| format!("is not a URL ({e})"))?;
+        let url =
+            url::Url::parse(settings.url.expose()).map_err(|e| format!("is not a URL ({e})"))?;
         let host = url.host_str().ok_or("must name a host")?.to_owned();
         let tls_param = url
             .query_pairs()
@@ -35,15 +36,26 @@ impl Smtp {
             .map(|(_, v)| v.into_owned());
         let has_credentials = !url.username().is_empty();
         let implicit = url.scheme() == "smtps";
-        let default_port = if implicit { 465 } else if has_credentials { 587 } else { 25 };
+        let default_port = if implicit {
+            465
+        } else if has_credentials {
+            587
+        } else {
+            25
+        };
         let port = url.port().unwrap_or(default_port);
-        let params = || TlsParameters::new(host.clone()).map_err(|e| format!("TLS setup failed: {e}"));
+        let params =
+            || TlsParameters::new(host.clone()).map_err(|e| format!("TLS setup failed: {e}"));
         let tls = match (implicit, tls_param.as_deref()) {
             (true, _) => Tls::Wrapper(params()?),
             (false, Some("required")) => Tls::Required(params()?),
             (false, Some("opportunistic")) => Tls::Opportunistic(params()?),
             (false, Some("none")) => Tls::None,
-            (false, Some(other)) => return Err(format!("tls={other} is not required, opportunistic or none")),
+            (false, Some(other)) => {
+                return Err(format!(
+                    "tls={other} is not required, opportunistic or none"
+                ));
+            }
             // A password must never cross the network in the clear.
             (false, None) if has_credentials => Tls::Required(params()?),
             (false, None) => Tls::Opportunistic(params()?),
@@ -74,7 +86,12 @@ impl Smtp {
     }
 
     /// Sends one email and returns the server's final reply.
-    pub async fn send_raw(&self, to: &str, to_name: &str, email: &Rendered) -> Result<Reply, Delivery> {
+    pub async fn send_raw(
+        &self,
+        to: &str,
+        to_name: &str,
+        email: &Rendered,
+    ) -> Result<Reply, Delivery> {
         let address = to.parse().map_err(|_| Delivery::Permanent {
             error: format!("'{to}' is not an address SMTP accepts"),
         })?;
@@ -83,7 +100,10 @@ impl Smtp {
             .from(self.from.clone())
             .to(Mailbox::new(name, address))
             .subject(email.subject.clone())
-            .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
+            .multipart(MultiPart::alternative_plain_html(
+                email.text.clone(),
+                email.html.clone(),
+            ))
             .map_err(|e| Delivery::Permanent {
                 error: format!("the email could not be built: {e}"),
             })?;

@@ -121,11 +121,21 @@ impl Doorman {
         };
         let (Some(invitee_id), Some(verified)) = (email.invitee_id, email.is_verified) else {
             let reason = "the invitee was deleted";
-            return skip(EmailResult::Cancelled { reason: reason.into() }, reason);
+            return skip(
+                EmailResult::Cancelled {
+                    reason: reason.into(),
+                },
+                reason,
+            );
         };
         if verified {
             let reason = "the invitee verified before the email was sent";
-            return skip(EmailResult::Cancelled { reason: reason.into() }, reason);
+            return skip(
+                EmailResult::Cancelled {
+                    reason: reason.into(),
+                },
+                reason,
+            );
         }
         let now = crate::domain::now();
         let current = match (&email.token_sealed, email.token_expires_at) {
@@ -136,7 +146,9 @@ impl Doorman {
                         let error = e.to_string();
                         let event = NewEvent::new(EventKind::EmailFailed, Actor::System)
                             .invitee(invitee_id)
-                            .detail(json!({ "email_id": email.id, "kind": email.kind, "error": error }));
+                            .detail(
+                                json!({ "email_id": email.id, "kind": email.kind, "error": error }),
+                            );
                         return Ok(Prepared::Skip(EmailResult::Failed { error }, event));
                     }
                 }
@@ -150,12 +162,20 @@ impl Doorman {
                 Ok(issued) => (issued.token, issued.expires_at),
                 Err(ServiceError::NotFound) => {
                     let reason = "the invitee was deleted";
-                    return skip(EmailResult::Cancelled { reason: reason.into() }, reason);
+                    return skip(
+                        EmailResult::Cancelled {
+                            reason: reason.into(),
+                        },
+                        reason,
+                    );
                 }
                 Err(e) => return Err(e),
             },
         };
-        let name = email.invitee_name.clone().unwrap_or_else(|| email.recipient_name.clone());
+        let name = email
+            .invitee_name
+            .clone()
+            .unwrap_or_else(|| email.recipient_name.clone());
         let values = self.mailer().values(
             &name,
             &email.recipient,
@@ -172,20 +192,26 @@ impl Doorman {
     }
 
     /// Sends one job (a SendGrid batch, or one email) and records what became of it.
-    async fn send_job(&self, claim: &str, job: Vec<(ClaimedEmail, Outgoing)>) -> Result<(), ServiceError> {
+    async fn send_job(
+        &self,
+        claim: &str,
+        job: Vec<(ClaimedEmail, Outgoing)>,
+    ) -> Result<(), ServiceError> {
         let mailer = self.mailer();
         let outgoing: Vec<Outgoing> = job.iter().map(|(_, o)| o.clone()).collect();
         let mut rendered = None;
         let delivery = match &mailer.transport {
             Transport::SendGrid(sendgrid) => {
                 let first = &outgoing[0].values;
-                let subject = message::subject(&mailer.settings.subject, &first.community, first.reminder);
+                let subject =
+                    message::subject(&mailer.settings.subject, &first.community, first.reminder);
                 let body = sendgrid.request(&mailer.templates, &subject, &outgoing);
                 sendgrid.send(&body).await
             }
             Transport::Smtp(smtp) => {
                 let email = mailer.render(&outgoing[0].values);
-                smtp.send(&outgoing[0].to, &outgoing[0].values.name, &email).await
+                smtp.send(&outgoing[0].to, &outgoing[0].values.name, &email)
+                    .await
             }
             Transport::Outbox => {
                 let email = mailer.render(&outgoing[0].values);
@@ -230,20 +256,38 @@ impl Doorman {
                     json!({ "email_id": email.id, "kind": email.kind, "route": route, "attempts": email.attempts }),
                 ),
             ),
-            Delivery::Transient { error, retry_after } if (email.attempts as u32) < settings.max_attempts => {
-                let wait = retry_after.unwrap_or_else(|| backoff(settings.retry_base, email.attempts as u32));
-                let at = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+            Delivery::Transient { error, retry_after }
+                if (email.attempts as u32) < settings.max_attempts =>
+            {
+                let wait = retry_after
+                    .unwrap_or_else(|| backoff(settings.retry_base, email.attempts as u32));
+                let at =
+                    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
                 tracing::warn!(email_id = email.id, attempts = email.attempts, %error, "email will be retried");
-                (EmailResult::Retry { error: error.clone(), at }, None)
+                (
+                    EmailResult::Retry {
+                        error: error.clone(),
+                        at,
+                    },
+                    None,
+                )
             }
             Delivery::Transient { error, .. } => {
                 let error = format!("gave up after {} attempts: {error}", email.attempts);
                 let detail = json!({ "email_id": email.id, "kind": email.kind, "route": route, "error": error });
-                (EmailResult::Failed { error }, event(EventKind::EmailFailed, detail))
+                (
+                    EmailResult::Failed { error },
+                    event(EventKind::EmailFailed, detail),
+                )
             }
             Delivery::Permanent { error } => {
                 let detail = json!({ "email_id": email.id, "kind": email.kind, "route": route, "error": error });
-                (EmailResult::Failed { error: error.clone() }, event(EventKind::EmailFailed, detail))
+                (
+                    EmailResult::Failed {
+                        error: error.clone(),
+                    },
+                    event(EventKind::EmailFailed, detail),
+                )
             }
         }
     }
@@ -268,7 +312,9 @@ pub fn spawn(doorman: Doorman, mut stop: watch::Receiver<bool>) -> tokio::task::
             if *stop.borrow() {
                 break;
             }
-            if !doorman.mailer().settings.reminder_days.is_empty() && tokio::time::Instant::now() >= next_reminders {
+            if !doorman.mailer().settings.reminder_days.is_empty()
+                && tokio::time::Instant::now() >= next_reminders
+            {
                 if let Err(e) = doorman.queue_due_reminders().await {
                     tracing::error!(error = %e, "could not queue reminders");
                 }

@@ -103,13 +103,23 @@ impl Doorman {
     ) -> Result<QueuedBatch, ServiceError> {
         let now = crate::domain::now();
         let settings = &self.mailer().settings;
-        let cooldown_since = if force { now } else { now - settings.resend_cooldown };
-        let rules = QueueRules { cooldown_since, allow_bounced: force };
+        let cooldown_since = if force {
+            now
+        } else {
+            now - settings.resend_cooldown
+        };
+        let rules = QueueRules {
+            cooldown_since,
+            allow_bounced: force,
+        };
 
         let mut skipped = Vec::new();
         let invitees: Vec<Invitee> = match recipients {
             Recipients::AllUnverified => {
-                let filter = InviteeFilter { verified: Some(false), ..Default::default() };
+                let filter = InviteeFilter {
+                    verified: Some(false),
+                    ..Default::default()
+                };
                 self.store().list_invitees(&filter).await?
             }
             Recipients::Ids(ids) => {
@@ -117,12 +127,20 @@ impl Doorman {
                 let mut found = Vec::new();
                 for id in ids {
                     if !seen.insert(id) {
-                        skipped.push(Skipped { id, email: None, reason: "duplicate" });
+                        skipped.push(Skipped {
+                            id,
+                            email: None,
+                            reason: "duplicate",
+                        });
                         continue;
                     }
                     match self.store().invitee(id).await? {
                         Some(invitee) => found.push(invitee),
-                        None => skipped.push(Skipped { id, email: None, reason: "not_found" }),
+                        None => skipped.push(Skipped {
+                            id,
+                            email: None,
+                            reason: "not_found",
+                        }),
                     }
                 }
                 found
@@ -132,7 +150,11 @@ impl Doorman {
         let mut items = Vec::new();
         for invitee in invitees {
             if let Some(reason) = self.reason_to_skip(&invitee, rules) {
-                skipped.push(Skipped { id: invitee.id, email: Some(invitee.email), reason });
+                skipped.push(Skipped {
+                    id: invitee.id,
+                    email: Some(invitee.email),
+                    reason,
+                });
                 continue;
             }
             let token = Token::generate(self.inner.token_length);
@@ -174,13 +196,21 @@ impl Doorman {
                     None => "not_found",
                     Some(current) => self.reason_to_skip(&current, rules).unwrap_or("cooldown"),
                 };
-                skipped.push(Skipped { id: item.invitee_id, email: Some(item.recipient.clone()), reason });
+                skipped.push(Skipped {
+                    id: item.invitee_id,
+                    email: Some(item.recipient.clone()),
+                    reason,
+                });
             }
         }
         if queued > 0 {
             self.mailer().wake.notify_one();
         }
-        Ok(QueuedBatch { batch_id, queued, skipped })
+        Ok(QueuedBatch {
+            batch_id,
+            queued,
+            skipped,
+        })
     }
 
     fn reason_to_skip(&self, invitee: &Invitee, rules: QueueRules) -> Option<&'static str> {
@@ -194,7 +224,10 @@ impl Doorman {
                 _ => {}
             }
         }
-        if invitee.email_queued_at.is_some_and(|at| at > rules.cooldown_since) {
+        if invitee
+            .email_queued_at
+            .is_some_and(|at| at > rules.cooldown_since)
+        {
             return Some("cooldown");
         }
         None
@@ -262,7 +295,15 @@ impl Doorman {
                 .detail(json!({ "kind": "reminder", "day": day, "route": self.mailer().route() }));
             queued += self
                 .store()
-                .queue_reminders(*day, invited_after, invited_before, self.mailer().route(), &new_batch_id(), now, &event)
+                .queue_reminders(
+                    *day,
+                    invited_after,
+                    invited_before,
+                    self.mailer().route(),
+                    &new_batch_id(),
+                    now,
+                    &event,
+                )
                 .await?;
         }
         if queued > 0 {
@@ -274,12 +315,22 @@ impl Doorman {
     /// Sends one sample email now through the configured route (not through the queue)
     /// and reports exactly what the provider answered. Its token is a random sample that
     /// opens nothing.
-    pub async fn send_test_email(&self, to: &str, actor: Actor) -> Result<TestReport, ServiceError> {
+    pub async fn send_test_email(
+        &self,
+        to: &str,
+        actor: Actor,
+    ) -> Result<TestReport, ServiceError> {
         let to = Email::parse(to).map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let mailer = self.mailer();
         let sample = Token::generate(self.inner.token_length);
         let expires = crate::domain::now() + self.inner.token_expiry;
-        let values = mailer.values("Test Recipient", to.as_str(), &sample.grouped(), expires, false);
+        let values = mailer.values(
+            "Test Recipient",
+            to.as_str(),
+            &sample.grouped(),
+            expires,
+            false,
+        );
         let email = mailer.render(&values);
         let mut report = TestReport {
             success: false,
@@ -293,7 +344,12 @@ impl Doorman {
         let mut rendered = None;
         match &mailer.transport {
             Transport::SendGrid(sendgrid) => {
-                let outgoing = Outgoing { to: to.to_string(), values, invitee_id: None, email_id: None };
+                let outgoing = Outgoing {
+                    to: to.to_string(),
+                    values,
+                    invitee_id: None,
+                    email_id: None,
+                };
                 let body = sendgrid.request(&mailer.templates, &email.subject, &[outgoing]);
                 match sendgrid.post(&body).await {
                     Ok(answer) => {
@@ -305,21 +361,33 @@ impl Doorman {
                     Err(e) => report.provider_response = crate::email::sendgrid::network_error(&e),
                 }
             }
-            Transport::Smtp(smtp) => match smtp.send_raw(to.as_str(), "Test Recipient", &email).await {
-                Ok(reply) => {
-                    report.success = (200..300).contains(&reply.code);
-                    report.status = Some(reply.code);
-                    report.provider_response = reply.message;
+            Transport::Smtp(smtp) => {
+                match smtp.send_raw(to.as_str(), "Test Recipient", &email).await {
+                    Ok(reply) => {
+                        report.success = (200..300).contains(&reply.code);
+                        report.status = Some(reply.code);
+                        report.provider_response = reply.message;
+                    }
+                    Err(
+                        crate::email::Delivery::Transient { error, .. }
+                        | crate::email::Delivery::Permanent { error },
+                    ) => {
+                        report.provider_response = error;
+                    }
+                    Err(crate::email::Delivery::Accepted { .. }) => {
+                        unreachable!("errors are never acceptances")
+                    }
                 }
-                Err(crate::email::Delivery::Transient { error, .. } | crate::email::Delivery::Permanent { error }) => {
-                    report.provider_response = error;
-                }
-                Err(crate::email::Delivery::Accepted { .. }) => unreachable!("errors are never acceptances"),
-            },
+            }
             Transport::Outbox => {
                 report.success = true;
-                report.provider_response = "stored in the local outbox; nothing left this machine".into();
-                rendered = Some((email.subject.as_str(), email.html.as_str(), email.text.as_str()));
+                report.provider_response =
+                    "stored in the local outbox; nothing left this machine".into();
+                rendered = Some((
+                    email.subject.as_str(),
+                    email.html.as_str(),
+                    email.text.as_str(),
+                ));
             }
         }
         if report.success {
@@ -327,7 +395,14 @@ impl Doorman {
                 .detail(json!({ "to": report.to, "route": report.route }));
             let id = self
                 .store()
-                .record_sent_email("test", to.as_str(), report.route, report.message_id.as_deref(), rendered, &event)
+                .record_sent_email(
+                    "test",
+                    to.as_str(),
+                    report.route,
+                    report.message_id.as_deref(),
+                    rendered,
+                    &event,
+                )
                 .await?;
             report.email_id = Some(id);
         }
@@ -340,13 +415,21 @@ impl Doorman {
     }
 
     /// Applies SendGrid events (already verified): each once, by its `sg_event_id`.
-    pub async fn apply_sendgrid_events(&self, events: Vec<Event>) -> Result<WebhookReport, ServiceError> {
-        let mut report = WebhookReport { received: events.len(), ..Default::default() };
+    pub async fn apply_sendgrid_events(
+        &self,
+        events: Vec<Event>,
+    ) -> Result<WebhookReport, ServiceError> {
+        let mut report = WebhookReport {
+            received: events.len(),
+            ..Default::default()
+        };
         for event in events {
             let invitee_id = event.invitee_id.as_ref().and_then(|i| i.get());
-            let (Some((status, error)), Some(invitee_id), Some(event_id)) =
-                (webhook::effect(&event), invitee_id, event.sg_event_id.clone())
-            else {
+            let (Some((status, error)), Some(invitee_id), Some(event_id)) = (
+                webhook::effect(&event),
+                invitee_id,
+                event.sg_event_id.clone(),
+            ) else {
                 report.ignored += 1;
                 continue;
             };
@@ -360,7 +443,14 @@ impl Doorman {
             let log = NewEvent::new(kind, Actor::System)
                 .invitee(invitee_id)
                 .detail(json!({ "email_id": email_id, "sg_event_id": event_id, "reason": error }));
-            let change = WebhookChange { event_id, email_id, invitee_id, status, error, event: log };
+            let change = WebhookChange {
+                event_id,
+                email_id,
+                invitee_id,
+                status,
+                error,
+                event: log,
+            };
             if self.store().apply_webhook_change(&change).await? {
                 report.applied += 1;
             } else {

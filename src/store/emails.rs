@@ -344,7 +344,8 @@ impl Store {
         let now = crate::domain::now();
         // The invitee's status follows its newest email only, and a report of success
         // never replaces what the provider's webhook already said.
-        let invitee_guard = "id = $1 AND NOT EXISTS (SELECT 1 FROM emails n WHERE n.invitee_id = $1 AND n.id > $2)";
+        let invitee_guard =
+            "id = $1 AND NOT EXISTS (SELECT 1 FROM emails n WHERE n.invitee_id = $1 AND n.id > $2)";
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             for (email, result, event) in results {

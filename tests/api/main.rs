@@ -1,10 +1,12 @@
 //! Integration tests: the real application over HTTP, on SQLite and on PostgreSQL.
 
+mod fakes;
 mod helpers;
 
 mod auth;
 mod cli;
 mod docs;
+mod email;
 mod events;
 mod health;
 mod storage;
