@@ -1,6 +1,7 @@
 //! The operations doorman offers, callable from the JSON API, the CLI, and later the admin
 //! UI and the Discord bot alike. Nothing here knows about HTTP or Discord.
 
+mod gate;
 mod tokens;
 mod verification;
 
@@ -14,6 +15,7 @@ use crate::domain::invitee::Invitee;
 use crate::domain::token::TokenKeys;
 use crate::store::{Store, StoreError};
 
+pub use gate::{DueKicks, GateRules, JoinDecision, KickReason, MemberVerification};
 pub use tokens::IssuedToken;
 pub use verification::{VerifyOutcome, VerifyRequest};
 

@@ -12,11 +12,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "core",
-    sql: include_str!("../../migrations/0001_core.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "core",
+        sql: include_str!("../../migrations/0001_core.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "discord",
+        sql: include_str!("../../migrations/0003_discord.sql"),
+    },
+];
 
 /// Any number fits, as long as it is always the same: replicas starting together all take
 /// this lock, so one migrates and the others wait and then find nothing to do.

@@ -4,6 +4,7 @@
 //! [`on_pool!`] compiles the same code against whichever pool is in use, so the queries
 //! are shared while each backend keeps its native types.
 
+mod discord;
 mod events;
 mod failures;
 mod invitees;
@@ -16,6 +17,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use discord::{DiscordMember, MemberState};
 pub use events::{EventFilter, EventRecord};
 pub use failures::RecentFailures;
 pub use invitees::{INSERT_BATCH_ROWS, ImportTx, InviteeFilter, NewInviteeOutcome};
