@@ -187,6 +187,17 @@ impl Bot {
                     .await?;
                 return Ok(());
             }
+            Err(error) if super::discord_error_code(&error) == Some(super::MISSING_PERMISSIONS) => {
+                // The deadline stays claimed until its lease runs out, then is tried again.
+                let problem = format!(
+                    "Discord refused to remove <@{user_id}>: doorman needs Kick Members and a role above theirs"
+                );
+                self.doorman
+                    .discord_problem(&guild_id.to_string(), &problem)
+                    .await?;
+                self.log(guild_id, &problem).await;
+                return Ok(());
+            }
             Err(error) => return Err(error).context("kicking"),
         }
         self.doorman

@@ -12,14 +12,11 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::{GuildMarker, RoleMarker, UserMarker};
 
 use super::guilds::{GuildInfo, text_channels};
-use super::{Bot, CANNOT_MESSAGE_USER, discord_error_code, messages};
+use super::{Bot, CANNOT_MESSAGE_USER, MISSING_PERMISSIONS, discord_error_code, messages};
 use crate::config::RuleField;
 use crate::domain::invitee::Invitee;
 use crate::service::{JoinDecision, KickReason};
 use crate::store::MemberState;
-
-/// Discord's code for "Missing Permissions".
-const MISSING_PERMISSIONS: u64 = 50013;
 
 fn joined_micros(member: &Member) -> Option<i64> {
     member.joined_at.map(|t| t.as_micros())

@@ -191,5 +191,7 @@ fn discord_error_code(error: &twilight_http::Error) -> Option<u64> {
 
 /// Discord's code for "Unknown Member".
 const UNKNOWN_MEMBER: u64 = 10007;
+/// Discord's code for "Missing Permissions".
+const MISSING_PERMISSIONS: u64 = 50013;
 /// Discord's code for "Cannot send messages to this user".
 const CANNOT_MESSAGE_USER: u64 = 50007;
