@@ -3,6 +3,7 @@
 //! Every variable is parsed here, so a bad value stops start-up with a message naming
 //! the variable instead of failing later in the middle of a request.
 
+mod discord;
 mod email;
 mod secret;
 
@@ -10,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use discord::{DiscordSettings, RoleRule, RuleField};
 pub use email::{EmailRoute, EmailSettings, SendGridSettings, Sender, SmtpSettings};
 pub use secret::{Secret, SecretSource};
 
@@ -29,8 +31,9 @@ pub struct Settings {
     pub token_length: usize,
     pub throttle: ThrottleSettings,
     pub max_upload_bytes: u64,
-    pub discord_token: Option<Secret<String>>,
     pub email: EmailSettings,
+    /// The bot's settings, when `DISCORD_TOKEN` is set.
+    pub discord: Option<DiscordSettings>,
 }
 
 /// How guessing is slowed down: `max_failures` per email within `window`.
@@ -156,8 +159,8 @@ impl Settings {
                 window: Duration::from_secs(window_minutes * 60),
             },
             max_upload_bytes: max_upload_mb * 1024 * 1024,
-            discord_token: var("DISCORD_TOKEN").map(Secret::new),
             email,
+            discord: DiscordSettings::from_vars(&var)?,
         })
     }
 

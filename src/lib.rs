@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod discord;
 pub mod domain;
 pub mod email;
 pub mod import;

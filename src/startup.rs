@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
 use crate::config::Settings;
+use crate::discord::BotStatus;
 use crate::service::Doorman;
 use crate::store::Store;
 
@@ -15,6 +16,9 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     doorman: Doorman,
+    /// The bot and other background work; stopped when the server stops. Their work is
+    /// in the database, so stopping them mid-task loses nothing.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -22,11 +26,20 @@ impl Application {
     /// (port 0 picks a free port, which tests use).
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let doorman = connect(settings).await?;
+        let bot_status = BotStatus::default();
+        let mut background = Vec::new();
+        if let Some(discord) = &settings.discord {
+            background.extend(crate::discord::spawn(
+                discord,
+                doorman.clone(),
+                bot_status.clone(),
+            ));
+        }
         let state = AppState {
             doorman: doorman.clone(),
             api_key: settings.api_key.clone(),
             max_upload_bytes: settings.max_upload_bytes,
-            discord_configured: settings.discord_token.is_some(),
+            bot: settings.discord.is_some().then_some(bot_status),
         };
         let listener = TcpListener::bind(settings.bind_addr)
             .await
@@ -35,6 +48,7 @@ impl Application {
             listener,
             router: api::router(state),
             doorman,
+            background,
         })
     }
 
@@ -73,6 +87,12 @@ impl Application {
             // Whatever was claimed and not recorded is sent again once its lease expires.
             workers.abort();
             tracing::warn!("email workers did not stop in time; unfinished sends will be retried");
+        }
+        for task in &self.background {
+            task.abort();
+        }
+        for task in self.background {
+            let _ = task.await;
         }
         self.doorman.store().close().await;
         served

@@ -16,7 +16,7 @@ pub struct Health {
     pub database: &'static str,
     /// `sqlite` or `postgres`.
     pub database_backend: &'static str,
-    /// `disabled` (no DISCORD_TOKEN) or `configured`.
+    /// `disabled` (no DISCORD_TOKEN), `connected` or `disconnected`.
     pub discord_bot: &'static str,
     pub version: &'static str,
 }
@@ -36,10 +36,10 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             "unreachable"
         },
         database_backend: store.backend(),
-        discord_bot: if state.discord_configured {
-            "configured"
-        } else {
-            "disabled"
+        discord_bot: match &state.bot {
+            None => "disabled",
+            Some(bot) if bot.is_connected() => "connected",
+            Some(_) => "disconnected",
         },
         version: env!("CARGO_PKG_VERSION"),
     };

@@ -34,7 +34,8 @@ pub struct AppState {
     pub doorman: Doorman,
     pub api_key: Secret<String>,
     pub max_upload_bytes: u64,
-    pub discord_configured: bool,
+    /// The Discord bot's connection, when `DISCORD_TOKEN` is set.
+    pub bot: Option<crate::discord::BotStatus>,
 }
 
 /// The whole HTTP surface, with its OpenAPI document built from the same route list.

@@ -24,10 +24,23 @@ pub enum EventKind {
     EmailDropped,
     EmailDeferred,
     TestEmailSent,
+    DiscordMemberJoined,
+    DiscordMemberLeft,
+    DiscordPrompted,
+    DiscordPromptFellBackToChannel,
+    DiscordKickedForTimeout,
+    DiscordKickedForAttempts,
+    DiscordForceVerified,
+    DiscordKicksHeld,
+    DiscordKicksConfirmed,
+    DiscordKicksCancelled,
+    DiscordTimeoutSet,
+    /// Something an admin should fix: a missing role, a missing permission.
+    DiscordProblem,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 29] = [
         Self::InviteesImported,
         Self::TokenIssued,
         Self::VerificationSucceeded,
@@ -45,6 +58,18 @@ impl EventKind {
         Self::EmailDropped,
         Self::EmailDeferred,
         Self::TestEmailSent,
+        Self::DiscordMemberJoined,
+        Self::DiscordMemberLeft,
+        Self::DiscordPrompted,
+        Self::DiscordPromptFellBackToChannel,
+        Self::DiscordKickedForTimeout,
+        Self::DiscordKickedForAttempts,
+        Self::DiscordForceVerified,
+        Self::DiscordKicksHeld,
+        Self::DiscordKicksConfirmed,
+        Self::DiscordKicksCancelled,
+        Self::DiscordTimeoutSet,
+        Self::DiscordProblem,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +91,18 @@ impl EventKind {
             Self::EmailDropped => "email_dropped",
             Self::EmailDeferred => "email_deferred",
             Self::TestEmailSent => "test_email_sent",
+            Self::DiscordMemberJoined => "discord_member_joined",
+            Self::DiscordMemberLeft => "discord_member_left",
+            Self::DiscordPrompted => "discord_prompted",
+            Self::DiscordPromptFellBackToChannel => "discord_prompt_fell_back_to_channel",
+            Self::DiscordKickedForTimeout => "discord_kicked_for_timeout",
+            Self::DiscordKickedForAttempts => "discord_kicked_for_attempts",
+            Self::DiscordForceVerified => "discord_force_verified",
+            Self::DiscordKicksHeld => "discord_kicks_held",
+            Self::DiscordKicksConfirmed => "discord_kicks_confirmed",
+            Self::DiscordKicksCancelled => "discord_kicks_cancelled",
+            Self::DiscordTimeoutSet => "discord_timeout_set",
+            Self::DiscordProblem => "discord_problem",
         }
     }
 
@@ -85,16 +122,19 @@ pub enum Actor {
     System,
     /// The invitee, acting for themselves (e.g. through the Discord bot).
     Invitee,
+    /// A Discord server administrator, by user id, through a slash command.
+    DiscordAdmin(String),
 }
 
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::ApiKey => "api_key",
-            Self::Cli => "cli",
-            Self::System => "system",
-            Self::Invitee => "invitee",
-        })
+        match self {
+            Self::ApiKey => f.write_str("api_key"),
+            Self::Cli => f.write_str("cli"),
+            Self::System => f.write_str("system"),
+            Self::Invitee => f.write_str("invitee"),
+            Self::DiscordAdmin(user_id) => write!(f, "discord_admin:{user_id}"),
+        }
     }
 }
 

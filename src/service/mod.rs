@@ -2,6 +2,7 @@
 //! UI and the Discord bot alike. Nothing here knows about HTTP or Discord.
 
 mod emails;
+mod gate;
 mod tokens;
 mod verification;
 
@@ -16,6 +17,7 @@ use crate::domain::token::TokenKeys;
 use crate::store::{Store, StoreError};
 
 pub use emails::{QueuedBatch, Recipients, SendReport, Skipped, TestReport, WebhookReport};
+pub use gate::{DueKicks, GateRules, JoinDecision, KickReason, MemberVerification};
 pub use tokens::IssuedToken;
 pub use verification::{VerifyOutcome, VerifyRequest};
 

@@ -23,6 +23,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "email",
         sql: include_str!("../../migrations/0002_email.sql"),
     },
+    Migration {
+        version: 3,
+        name: "discord",
+        sql: include_str!("../../migrations/0003_discord.sql"),
+    },
 ];
 
 /// Any number fits, as long as it is always the same: replicas starting together all take

@@ -4,6 +4,7 @@
 //! [`on_pool!`] compiles the same code against whichever pool is in use, so the queries
 //! are shared while each backend keeps its native types.
 
+mod discord;
 mod emails;
 mod events;
 mod failures;
@@ -17,6 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use discord::{DiscordMember, MemberState};
 pub use emails::{
     BatchCounts, ClaimedEmail, EmailFilter, EmailRecord, EmailResult, QueueItem, QueueRules,
     WebhookChange,

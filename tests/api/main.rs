@@ -1,5 +1,6 @@
 //! Integration tests: the real application over HTTP, on SQLite and on PostgreSQL.
 
+mod fake_discord;
 mod fakes;
 mod helpers;
 

@@ -1,0 +1,197 @@
+//! The Discord bot: it asks everyone who joins to verify, gives the member role on
+//! success, and removes those who fail or run out of time. It runs in the same process as
+//! the API and calls the domain core directly; all it knows lives in the database, so a
+//! restart forgets nothing.
+
+mod commands;
+mod guilds;
+mod interactions;
+mod members;
+mod messages;
+mod sweeper;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use twilight_gateway::{Event, EventTypeFlags, Intents, Shard, ShardId, StreamExt};
+use twilight_model::id::Id;
+use twilight_model::id::marker::{ApplicationMarker, UserMarker};
+
+use crate::config::DiscordSettings;
+use crate::service::{Doorman, GateRules};
+
+/// Whether the bot holds a gateway session, for `/health`.
+#[derive(Debug, Clone, Default)]
+pub struct BotStatus(Arc<AtomicBool>);
+
+impl BotStatus {
+    pub fn is_connected(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, connected: bool) {
+        self.0.store(connected, Ordering::Relaxed);
+    }
+}
+
+/// Everything the bot's handlers share. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Bot(Arc<BotInner>);
+
+pub(crate) struct BotInner {
+    http: twilight_http::Client,
+    doorman: Doorman,
+    settings: DiscordSettings,
+    rules: GateRules,
+    application_id: OnceLock<Id<ApplicationMarker>>,
+    user_id: OnceLock<Id<UserMarker>>,
+    guilds: guilds::GuildCache,
+    status: BotStatus,
+}
+
+impl std::ops::Deref for Bot {
+    type Target = BotInner;
+    fn deref(&self) -> &BotInner {
+        &self.0
+    }
+}
+
+/// How often deadlines are checked. Deadlines live in the database; this only sets how
+/// late after its deadline a kick can happen.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Starts the gateway connection and the deadline sweeper; returns their tasks.
+pub fn spawn(
+    settings: &DiscordSettings,
+    doorman: Doorman,
+    status: BotStatus,
+) -> Vec<JoinHandle<()>> {
+    // twilight's TLS needs a process-wide crypto provider; a second install is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut http = twilight_http::Client::builder()
+        .token(settings.token.expose().clone())
+        .timeout(Duration::from_secs(15));
+    if let Some((host, plain_http)) = &settings.api_proxy {
+        http = http.proxy(host.clone(), *plain_http);
+    }
+    let bot = Bot(Arc::new(BotInner {
+        http: http.build(),
+        doorman,
+        rules: GateRules {
+            default_timeout: settings.verification_timeout,
+            max_attempts: settings.max_verify_attempts,
+            kick_burst_limit: settings.kick_burst_limit,
+        },
+        settings: settings.clone(),
+        application_id: OnceLock::new(),
+        user_id: OnceLock::new(),
+        guilds: guilds::GuildCache::default(),
+        status,
+    }));
+    vec![
+        tokio::spawn(bot.clone().run_gateway()),
+        tokio::spawn(sweeper::run(bot, SWEEP_EVERY)),
+    ]
+}
+
+impl Bot {
+    async fn run_gateway(self) {
+        let intents = Intents::GUILDS | Intents::GUILD_MEMBERS;
+        let mut config =
+            twilight_gateway::ConfigBuilder::new(self.settings.token.expose().clone(), intents);
+        if let Some(url) = &self.settings.gateway_url {
+            config = config.proxy_url(url.clone());
+        }
+        let mut shard = Shard::with_config(ShardId::ONE, config.build());
+        // twilight reconnects and resumes on its own; errors here are logged and the
+        // loop goes on with the next event.
+        while let Some(item) = shard.next_event(EventTypeFlags::all()).await {
+            match item {
+                Ok(event) => self.dispatch(event),
+                Err(error) => {
+                    self.status.set(false);
+                    tracing::warn!(%error, "Discord gateway error");
+                }
+            }
+        }
+        self.status.set(false);
+    }
+
+    fn dispatch(&self, event: Event) {
+        match event {
+            Event::Ready(ready) => {
+                self.status.set(true);
+                let _ = self.application_id.set(ready.application.id);
+                let _ = self.user_id.set(ready.user.id);
+                tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "Discord bot connected");
+                let bot = self.clone();
+                tokio::spawn(async move { bot.register_global_commands().await });
+            }
+            Event::Resumed => self.status.set(true),
+            Event::GatewayClose(_) => self.status.set(false),
+            event => {
+                let bot = self.clone();
+                tokio::spawn(async move { bot.handle(event).await });
+            }
+        }
+    }
+
+    async fn handle(self, event: Event) {
+        let result = match event {
+            Event::GuildCreate(guild) => self.guild_available(*guild).await,
+            Event::MemberAdd(member) => self.member_added(*member).await,
+            Event::MemberUpdate(member) => self.member_updated(*member).await,
+            Event::MemberRemove(member) => self.member_removed(member).await,
+            Event::InteractionCreate(interaction) => self.interaction(interaction.0).await,
+            // Roles or channels changed: look them up afresh next time.
+            Event::RoleCreate(e) => self.forget_guild(Some(e.guild_id)),
+            Event::RoleUpdate(e) => self.forget_guild(Some(e.guild_id)),
+            Event::RoleDelete(e) => self.forget_guild(Some(e.guild_id)),
+            Event::ChannelCreate(c) => self.forget_guild(c.guild_id),
+            Event::ChannelUpdate(c) => self.forget_guild(c.guild_id),
+            Event::ChannelDelete(c) => self.forget_guild(c.guild_id),
+            _ => Ok(()),
+        };
+        if let Err(error) = result {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "handling a Discord event failed"
+            );
+        }
+    }
+
+    fn forget_guild(
+        &self,
+        guild_id: Option<twilight_model::id::Id<twilight_model::id::marker::GuildMarker>>,
+    ) -> anyhow::Result<()> {
+        if let Some(guild_id) = guild_id {
+            self.guilds.forget(guild_id);
+        }
+        Ok(())
+    }
+
+    /// Whether doorman looks after this server (all of them, unless DISCORD_GUILD_ID says one).
+    fn serves(&self, guild_id: u64) -> bool {
+        self.settings.guild_id.is_none_or(|only| only == guild_id)
+    }
+}
+
+/// The Discord error code in a failed REST call (e.g. 50007: the user's DMs are closed).
+fn discord_error_code(error: &twilight_http::Error) -> Option<u64> {
+    match error.kind() {
+        twilight_http::error::ErrorType::Response {
+            error: twilight_http::api_error::ApiError::General(general),
+            ..
+        } => Some(general.code),
+        _ => None,
+    }
+}
+
+/// Discord's code for "Unknown Member".
+const UNKNOWN_MEMBER: u64 = 10007;
+/// Discord's code for "Missing Permissions".
+const MISSING_PERMISSIONS: u64 = 50013;
+/// Discord's code for "Cannot send messages to this user".
+const CANNOT_MESSAGE_USER: u64 = 50007;
