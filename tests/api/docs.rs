@@ -52,8 +52,11 @@ async fn the_openapi_document_describes_every_route_and_the_key() {
         paths,
         [
             "/api/all",
+            "/api/emails",
+            "/api/emails/test",
             "/api/events",
             "/api/refresh-token/{id}",
+            "/api/send-emails",
             "/api/upload-csv",
             "/api/users",
             "/api/users/{id}",
@@ -61,11 +64,17 @@ async fn the_openapi_document_describes_every_route_and_the_key() {
             "/api/verify-discord",
             "/api/{id}",
             "/health",
+            "/webhooks/sendgrid",
         ]
     );
     assert_eq!(
         doc["components"]["securitySchemes"]["api_key"]["name"],
         "x-api-key"
+    );
+    // The webhook is authenticated by SendGrid's signature, not the API key.
+    assert_eq!(
+        doc["paths"]["/webhooks/sendgrid"]["post"]["security"],
+        serde_json::json!([{}])
     );
     let user = &doc["components"]["schemas"]["Invitee"]["properties"];
     for field in [

@@ -33,8 +33,9 @@ on_both_databases! {
         let ana = users[0].as_object().unwrap();
         let mut fields: Vec<&str> = ana.keys().map(String::as_str).collect();
         fields.sort();
-        assert_eq!(fields, ["branch", "college", "created_at", "discord_user_id", "email", "email_status", "id",
-            "is_verified", "name", "token_created_at", "token_expires_at", "updated_at", "verified_at", "year"]);
+        assert_eq!(fields, ["branch", "college", "created_at", "discord_user_id", "email", "email_error",
+            "email_queued_at", "email_status", "id", "invited_at", "is_verified", "name", "token_created_at",
+            "token_expires_at", "updated_at", "verified_at", "year"]);
         assert_eq!(ana["year"], "2026", "year stays a string");
         assert_eq!(ana["is_verified"], false);
         assert_eq!(ana["email_status"], "not_sent");
