@@ -99,3 +99,107 @@ fn secrets_do_not_show_in_debug_output() {
     assert!(!debug.contains("a-very-secret-admin-key"));
     assert!(!debug.contains(&String::from_utf8_lossy(s.token_secret.expose()).to_string()));
 }
+
+#[test]
+fn email_goes_to_the_first_configured_route() {
+    let outbox = settings(&[]).unwrap();
+    assert_eq!(outbox.email.route.name(), "outbox");
+    let smtp = settings(&[
+        ("SMTP_URL", "smtp://u:p@mail.example.org:587"),
+        ("EMAIL_FROM", "Club <club@example.org>"),
+    ])
+    .unwrap();
+    assert_eq!(smtp.email.route.name(), "smtp");
+    assert_eq!(smtp.email.from.name.as_deref(), Some("Club"));
+    assert_eq!(smtp.email.from.email, "club@example.org");
+    let sendgrid = settings(&[
+        ("SENDGRID_API_KEY", "SG.key"),
+        ("SENDGRID_FROM_EMAIL", "invites@example.org"),
+        ("SMTP_URL", "smtp://mail.example.org"),
+    ])
+    .unwrap();
+    assert_eq!(sendgrid.email.route.name(), "sendgrid");
+    assert_eq!(sendgrid.email.subject, "{community} Discord invitation");
+    assert_eq!(sendgrid.email.concurrency, 8);
+    assert_eq!(
+        sendgrid.email.resend_cooldown,
+        chrono::Duration::minutes(10)
+    );
+}
+
+#[test]
+fn reminder_days_are_sorted_and_deduplicated() {
+    let s = settings(&[("REMINDER_DAYS", "5, 2,5")]).unwrap();
+    assert_eq!(s.email.reminder_days, vec![2, 5]);
+}
+
+#[test]
+fn bad_email_settings_name_the_variable() {
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        ("SENDGRID_FROM_EMAIL", &[("SENDGRID_API_KEY", "SG.key")]),
+        ("EMAIL_FROM", &[("SMTP_URL", "smtp://mail.example.org")]),
+        (
+            "SMTP_URL",
+            &[
+                ("SMTP_URL", "http://mail.example.org"),
+                ("EMAIL_FROM", "a@example.org"),
+            ],
+        ),
+        (
+            "SENDGRID_API_URL",
+            &[
+                ("SENDGRID_API_KEY", "k"),
+                ("SENDGRID_FROM_EMAIL", "a@example.org"),
+                ("SENDGRID_API_URL", "ftp://x"),
+            ],
+        ),
+        ("EMAIL_CONCURRENCY", &[("EMAIL_CONCURRENCY", "0")]),
+        ("EMAIL_BATCH_SIZE", &[("EMAIL_BATCH_SIZE", "1001")]),
+        ("REMINDER_DAYS", &[("REMINDER_DAYS", "2,soon")]),
+        (
+            "SENDGRID_WEBHOOK_PUBLIC_KEY",
+            &[("SENDGRID_WEBHOOK_PUBLIC_KEY", "not-a-key")],
+        ),
+        (
+            "EMAIL_TEMPLATE_DIR",
+            &[("EMAIL_TEMPLATE_DIR", "/no/such/dir")],
+        ),
+        (
+            "EMAIL_LEASE_SECONDS",
+            &[
+                ("EMAIL_LEASE_SECONDS", "10"),
+                ("EMAIL_TIMEOUT_SECONDS", "30"),
+            ],
+        ),
+        ("DISCORD_INVITE_URL", &[("DISCORD_INVITE_URL", "not a url")]),
+    ];
+    for (var, vars) in cases {
+        let error = settings(vars).expect_err(&format!("{vars:?} should be refused"));
+        assert_eq!(error.var, *var, "{error}");
+    }
+}
+
+#[test]
+fn email_secrets_do_not_show_in_debug_output_or_errors() {
+    let s = settings(&[
+        (
+            "SMTP_URL",
+            "smtp://user:hunter2-secret@mail.example.org:587",
+        ),
+        ("EMAIL_FROM", "a@example.org"),
+    ])
+    .unwrap();
+    assert!(!format!("{s:?}").contains("hunter2-secret"));
+    let s = settings(&[
+        ("SENDGRID_API_KEY", "SG.super-secret-key"),
+        ("SENDGRID_FROM_EMAIL", "a@example.org"),
+    ])
+    .unwrap();
+    assert!(!format!("{s:?}").contains("super-secret-key"));
+    let error = settings(&[
+        ("SMTP_URL", "smtps://user:hunter2-secret@"),
+        ("EMAIL_FROM", "a@example.org"),
+    ])
+    .unwrap_err();
+    assert!(!error.to_string().contains("hunter2-secret"), "{error}");
+}

@@ -1,6 +1,7 @@
 //! Invitation emails through each route, the queue's durability and faults, the webhook.
 
 mod outbox;
+mod process;
 mod queue;
 mod sendgrid;
 mod smtp;
