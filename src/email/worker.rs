@@ -83,16 +83,28 @@ impl Doorman {
 
         // Invitations and reminders read differently, so a SendGrid batch holds one kind.
         let mut jobs: Vec<Vec<(ClaimedEmail, Outgoing)>> = Vec::new();
+        // SendGrid refuses a request that names one address twice, so a second email to
+        // the same address (a forced resend while the first is still queued) waits for
+        // a request of its own.
         for kind in ["invitation", "reminder"] {
-            let mut of_kind: Vec<_> = Vec::new();
-            for item in ready.iter().filter(|(e, _)| e.kind == kind) {
-                of_kind.push(item.clone());
-                if of_kind.len() == per_send {
-                    jobs.push(std::mem::take(&mut of_kind));
+            let mut pending: Vec<(ClaimedEmail, Outgoing)> = ready
+                .iter()
+                .filter(|(e, _)| e.kind == kind)
+                .cloned()
+                .collect();
+            while !pending.is_empty() {
+                let mut job = Vec::new();
+                let mut addresses = std::collections::HashSet::new();
+                let mut later = Vec::new();
+                for item in pending {
+                    if job.len() < per_send && addresses.insert(item.0.recipient.clone()) {
+                        job.push(item);
+                    } else {
+                        later.push(item);
+                    }
                 }
-            }
-            if !of_kind.is_empty() {
-                jobs.push(of_kind);
+                jobs.push(job);
+                pending = later;
             }
         }
         let claim = &claim;

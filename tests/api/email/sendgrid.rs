@@ -124,6 +124,30 @@ on_both_databases! {
         assert!(error.contains("verified Sender Identity") && error.contains("400"), "{error}");
     }
 
+    async fn a_key_without_permission_fails_at_once(backend: Backend) {
+        let sendgrid = FakeSendGrid::start().await;
+        let app = spawn(backend, &sendgrid.env(), &[]).await;
+        let people = import(&app, &[("ana@example.org", "Ana")]).await;
+        sendgrid.fail_next([Fault::Forbidden]);
+        let report = send(&app, ids(&people)).await;
+        assert_eq!(report["emails_failed"], 1, "{report}");
+        assert_eq!(sendgrid.requests(), 1);
+        assert!(user(&app, people[0]).await["email_error"].as_str().unwrap().contains("403: access forbidden"));
+    }
+
+    async fn two_emails_to_one_address_never_share_a_request(backend: Backend) {
+        let sendgrid = FakeSendGrid::start().await;
+        let app = spawn(backend, &sendgrid.env(), &[("EMAIL_WORKERS", "false"), ("EMAIL_SEND_WAIT_SECONDS", "0")]).await;
+        let people = import(&app, &[("ana@example.org", "Ana"), ("bo@example.org", "Bo")]).await;
+        send(&app, ids(&people)).await;
+        send(&app, json!({ "user_ids": [people[0]], "force": true })).await;
+        assert_eq!(app.doorman.deliver_due_emails().await.unwrap(), 3);
+        let mut sizes = sendgrid.batch_sizes();
+        sizes.sort();
+        assert_eq!(sizes, vec![1, 2], "Ana's second email went in a request of its own");
+        assert_eq!(sendgrid.received_by("ana@example.org").len(), 2);
+    }
+
     async fn after_the_last_attempt_an_email_fails(backend: Backend) {
         let sendgrid = FakeSendGrid::start().await;
         let app = spawn(backend, &sendgrid.env(), &[("EMAIL_WORKERS", "false"), ("EMAIL_SEND_WAIT_SECONDS", "0"), ("EMAIL_RETRY_BASE_MS", "1"), ("EMAIL_MAX_ATTEMPTS", "2")]).await;

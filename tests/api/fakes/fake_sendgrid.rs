@@ -28,6 +28,8 @@ pub enum Fault {
     Hang,
     /// 400 with this message, as for a refused sender.
     BadRequest(&'static str),
+    /// 403, as for an API key without the Mail Send permission.
+    Forbidden,
 }
 
 /// One email as its recipient would have received it.
@@ -163,6 +165,9 @@ async fn mail_send(
         Some(Fault::BadRequest(message)) => {
             return error(StatusCode::BAD_REQUEST, message, Some("from"));
         }
+        Some(Fault::Forbidden) => {
+            return error(StatusCode::FORBIDDEN, "access forbidden", None);
+        }
         None => {}
     }
 
@@ -283,6 +288,7 @@ fn check(request: &Value, message_id: &str) -> Result<Vec<Received>, Invalid> {
     }
 
     let mut recipients = 0;
+    let mut seen = std::collections::HashSet::<String>::new();
     let mut out = Vec::new();
     for (i, p) in personalizations.iter().enumerate() {
         let field = |f: &str| format!("personalizations.{i}.{f}");
