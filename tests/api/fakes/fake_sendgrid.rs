@@ -312,6 +312,12 @@ fn check(request: &Value, message_id: &str) -> Result<Vec<Received>, Invalid> {
                     &field(&format!("to.{j}.email")),
                 ));
             }
+            if !seen.insert(address["email"].as_str().unwrap().to_lowercase()) {
+                return Err(invalid(
+                    "Each unique email address in the personalizations array should only be included once. You have included email address more than once.",
+                    &field(&format!("to.{j}.email")),
+                ));
+            }
             if address["name"]
                 .as_str()
                 .is_some_and(|n| n.contains(';') || n.contains(','))
