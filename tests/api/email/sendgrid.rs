@@ -33,6 +33,11 @@ on_both_databases! {
         assert!(bo.html.as_deref().unwrap().contains("Hello Bo &lt;b&gt;,"), "escaped in HTML");
         assert!(bo.text.as_deref().unwrap().contains("Hello Bo <b>,"), "as typed in text");
         assert_ne!(token_in(bo.text.as_deref().unwrap()), token);
+        let log = app.get("/api/events?limit=1000").send().await.unwrap().text().await.unwrap();
+        let listing = app.get("/api/emails").send().await.unwrap().text().await.unwrap();
+        let plain = token.replace('-', "");
+        assert!(!log.contains(&token) && !log.contains(&plain), "the event log holds a token");
+        assert!(!listing.contains(&token) && !listing.contains(&plain), "the queue holds a token");
         assert_eq!(app.verify_json("ana@example.org", &token).await["success"], true);
 
         let listed = &emails(&app, "").await;
@@ -122,6 +127,20 @@ on_both_databases! {
         assert_eq!(listed["email_status"], "failed");
         let error = listed["email_error"].as_str().unwrap();
         assert!(error.contains("verified Sender Identity") && error.contains("400"), "{error}");
+    }
+
+    async fn a_slow_batch_answers_after_the_wait_and_finishes_in_the_background(backend: Backend) {
+        let sendgrid = FakeSendGrid::start_with_delay(Duration::from_millis(2500)).await;
+        let app = spawn(backend, &sendgrid.env(), &[("EMAIL_SEND_WAIT_SECONDS", "1")]).await;
+        let people = import(&app, &[("ana@example.org", "Ana"), ("bo@example.org", "Bo")]).await;
+        let started = std::time::Instant::now();
+        let report = send(&app, ids(&people)).await;
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(900) && waited < Duration::from_millis(2300), "{waited:?}");
+        assert_eq!(report["emails_queued"], 2, "{report}");
+        assert_eq!(report["emails_sent"], 0);
+        assert_eq!(report["success"], true, "nothing failed");
+        eventually("the batch to finish", || async { emails(&app, "status=sent").await.len() == 2 }).await;
     }
 
     async fn a_key_without_permission_fails_at_once(backend: Backend) {
