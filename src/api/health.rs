@@ -18,6 +18,8 @@ pub struct Health {
     pub database_backend: &'static str,
     /// `disabled` (no DISCORD_TOKEN), `connected` or `disconnected`.
     pub discord_bot: &'static str,
+    /// Where invitation emails go: `sendgrid`, `smtp` or `outbox`.
+    pub email: &'static str,
     pub version: &'static str,
 }
 
@@ -41,6 +43,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             Some(bot) if bot.is_connected() => "connected",
             Some(_) => "disconnected",
         },
+        email: state.doorman.email_settings().route.name(),
         version: env!("CARGO_PKG_VERSION"),
     };
     let status = if reachable {

@@ -12,6 +12,7 @@ on_both_databases! {
         assert_eq!(body["database"], "connected");
         assert_eq!(body["database_backend"], if backend == Backend::Sqlite { "sqlite" } else { "postgres" });
         assert_eq!(body["discord_bot"], "disabled");
+        assert_eq!(body["email"], "outbox", "no email settings: the local outbox");
         assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     }
 
