@@ -6,6 +6,9 @@ ALTER TABLE invitees ADD COLUMN email_error TEXT;
 ALTER TABLE invitees ADD COLUMN email_queued_at {timestamp};
 -- When the latest invitation was queued (reminders count their days from here).
 ALTER TABLE invitees ADD COLUMN invited_at {timestamp};
+-- Counts the invitee's invitations, so each reminder is keyed to the invitation it
+-- follows (an integer reads the same on every connection, whatever its time zone).
+ALTER TABLE invitees ADD COLUMN invitation_seq BIGINT NOT NULL DEFAULT 0;
 
 CREATE TABLE emails (
     id {id},

@@ -146,7 +146,7 @@ impl Store {
         let update = format!(
             "UPDATE invitees SET token_hash = $1, token_sealed = $2, token_created_at = $3, \
              token_expires_at = $4, email_status = 'queued', email_error = NULL, email_queued_at = $3, \
-             invited_at = $3, updated_at = $3 \
+             invited_at = $3, invitation_seq = invitation_seq + 1, updated_at = $3 \
              WHERE id = $5 AND is_verified = FALSE \
              AND (email_queued_at IS NULL OR email_queued_at <= $6) \
              AND ($7 OR email_status NOT IN {FINAL_BAD})"
@@ -212,7 +212,7 @@ impl Store {
             "INSERT INTO emails (invitee_id, kind, recipient, recipient_name, status, route, batch_id, \
              next_attempt_at, dedupe_key, created_at, updated_at) \
              SELECT id, 'reminder', email, name, 'queued', $1, $2, $3, \
-             'reminder:' || CAST(id AS TEXT) || ':' || $4 || ':' || CAST(invited_at AS TEXT), $3, $3 \
+             'reminder:' || CAST(id AS TEXT) || ':' || $4 || ':' || CAST(invitation_seq AS TEXT), $3, $3 \
              FROM invitees WHERE is_verified = FALSE AND invited_at IS NOT NULL \
              AND invited_at > $5 AND invited_at <= $6 AND email_status NOT IN {FINAL_BAD} \
              ON CONFLICT (dedupe_key) DO NOTHING"
