@@ -187,15 +187,60 @@ impl SendGrid {
         })
     }
 
-    pub async fn send(&self, body: &Value) -> Delivery {
-        match self.post(body).await {
-            Ok(answer) => classify(&answer),
-            Err(e) => Delivery::Transient {
-                error: network_error(&e),
-                retry_after: None,
-            },
+    /// Sends a batch of `count` personalizations; returns what became of each. When
+    /// SendGrid refuses the request because of particular recipients, only they fail:
+    /// the others go again at once, in a request without them.
+    pub async fn send(&self, body: &Value, count: usize) -> Vec<Delivery> {
+        let answer = match self.post(body).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                let failed = Delivery::Transient {
+                    error: network_error(&e),
+                    retry_after: None,
+                };
+                return vec![failed; count];
+            }
+        };
+        let delivery = classify(&answer);
+        match (&delivery, blamed_personalizations(&answer.body)) {
+            (Delivery::Permanent { error }, Some(blamed))
+                if count > 1 && blamed.iter().all(|i| *i < count) =>
+            {
+                (0..count)
+                    .map(|i| {
+                        if blamed.contains(&i) {
+                            Delivery::Permanent {
+                                error: error.clone(),
+                            }
+                        } else {
+                            Delivery::Transient {
+                                error: "sent again without a recipient SendGrid refused".into(),
+                                retry_after: Some(Duration::ZERO),
+                            }
+                        }
+                    })
+                    .collect()
+            }
+            _ => vec![delivery; count],
         }
     }
+}
+
+/// The personalizations a refusal names (`"field": "personalizations.3.to.0.email"`), if
+/// every error names one.
+fn blamed_personalizations(body: &str) -> Option<Vec<usize>> {
+    let parsed: ErrorBody = serde_json::from_str(body).ok()?;
+    if parsed.errors.is_empty() {
+        return None;
+    }
+    parsed
+        .errors
+        .iter()
+        .map(|e| {
+            let rest = e.field.as_deref()?.strip_prefix("personalizations.")?;
+            rest.split('.').next()?.parse().ok()
+        })
+        .collect()
 }
 
 fn tag(key: &str, html: bool) -> String {
@@ -277,6 +322,15 @@ mod tests {
             retry_after: retry_after.map(Duration::from_secs),
             body: body.into(),
         }
+    }
+
+    #[test]
+    fn a_refusal_naming_recipients_blames_only_them() {
+        let body = r#"{"errors":[{"message":"Does not contain a valid address.","field":"personalizations.2.to.0.email","help":null}]}"#;
+        assert_eq!(blamed_personalizations(body), Some(vec![2]));
+        let body = r#"{"errors":[{"message":"x","field":"from","help":null}]}"#;
+        assert_eq!(blamed_personalizations(body), None);
+        assert_eq!(blamed_personalizations("oops"), None);
     }
 
     #[test]

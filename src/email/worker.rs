@@ -212,29 +212,30 @@ impl Doorman {
         let mailer = self.mailer();
         let outgoing: Vec<Outgoing> = job.iter().map(|(_, o)| o.clone()).collect();
         let mut rendered = None;
-        let delivery = match &mailer.transport {
+        let deliveries = match &mailer.transport {
             Transport::SendGrid(sendgrid) => {
                 let first = &outgoing[0].values;
                 let subject =
                     message::subject(&mailer.settings.subject, &first.community, first.reminder);
                 let body = sendgrid.request(&mailer.templates, &subject, &outgoing);
-                sendgrid.send(&body).await
+                sendgrid.send(&body, outgoing.len()).await
             }
             Transport::Smtp(smtp) => {
                 let email = mailer.render(&outgoing[0].values);
-                smtp.send(&outgoing[0].to, &outgoing[0].values.name, &email)
-                    .await
+                let to = &outgoing[0];
+                vec![smtp.send(&to.to, &to.values.name, &email).await]
             }
             Transport::Outbox => {
                 let email = mailer.render(&outgoing[0].values);
                 rendered = Some((email.subject, email.html, email.text));
-                Delivery::Accepted { message_id: None }
+                vec![Delivery::Accepted { message_id: None }]
             }
         };
         let now = crate::domain::now();
         let results: Vec<_> = job
             .into_iter()
-            .map(|(email, _)| {
+            .zip(deliveries)
+            .map(|((email, _), delivery)| {
                 let (result, event) = self.result_of(&email, &delivery, rendered.clone(), now);
                 (email, result, event)
             })

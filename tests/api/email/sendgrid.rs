@@ -143,6 +143,22 @@ on_both_databases! {
         eventually("the batch to finish", || async { emails(&app, "status=sent").await.len() == 2 }).await;
     }
 
+    async fn a_recipient_sendgrid_refuses_fails_alone(backend: Backend) {
+        let sendgrid = FakeSendGrid::start().await;
+        let app = spawn(backend, &sendgrid.env(), &[]).await;
+        let people = import(&app, &[("ana@example.org", "Ana"), ("bo@example.org", "Bo"), ("cy@example.org", "Cy")]).await;
+        // An address SendGrid will not take (doorman's own import would refuse it).
+        app.sql(&format!("UPDATE invitees SET email = 'bo@nodot' WHERE id = {}", people[1])).await;
+        let report = send(&app, ids(&people)).await;
+        assert_eq!(report["emails_sent"], 2, "{report}");
+        assert_eq!(report["emails_failed"], 1);
+        assert_eq!(sendgrid.batch_sizes(), vec![2], "the others went again without Bo");
+        let bo = user(&app, people[1]).await;
+        assert_eq!(bo["email_status"], "failed");
+        assert!(bo["email_error"].as_str().unwrap().contains("personalizations.1.to.0.email"), "{bo}");
+        assert_eq!(user(&app, people[0]).await["email_status"], "sent");
+    }
+
     async fn a_key_without_permission_fails_at_once(backend: Backend) {
         let sendgrid = FakeSendGrid::start().await;
         let app = spawn(backend, &sendgrid.env(), &[]).await;
