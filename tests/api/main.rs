@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod discord;
 mod docs;
 mod events;
 mod health;
