@@ -142,3 +142,88 @@ on_both_databases! {
         assert!(world.roles_of(BO).is_empty());
     }
 }
+
+on_both_databases! {
+    async fn roster_rules_put_a_verified_member_in_their_cohort(backend: Backend) {
+        let world = World::start(backend, &[("ROLE_RULES", "year=2026:Class of 2026;branch=ECE:ECE")]).await;
+        let cohort = world.discord.add_role("Class of 2026", 1);
+        let ece = world.discord.add_role("ECE", 1);
+        let (_, token) = world.app.invite("ana@example.org").await; // year 2026, branch CSE
+        world.discord.member_join(ANA, "ana").await;
+        world.verify(ANA, "ana@example.org", &token).await;
+        world.wait_for_role(ANA, cohort).await;
+        world.wait_for_role(ANA, world.member_role).await;
+        assert!(!world.roles_of(ANA).contains(&ece), "rules that do not match give nothing");
+    }
+
+    async fn an_invitation_used_by_another_account_is_refused_neutrally_and_logged(backend: Backend) {
+        let world = World::start(backend, &[]).await;
+        let (_, token) = world.app.invite("ana@example.org").await;
+        world.discord.member_join(ANA, "ana").await;
+        world.verify(ANA, "ana@example.org", &token).await;
+        world.wait_for_role(ANA, world.member_role).await;
+
+        world.discord.member_join(BO, "bo").await;
+        let reply = reply_text(&world.verify(BO, "ana@example.org", &token).await).0;
+        assert!(reply.contains("don't match a valid invitation"), "{reply}");
+        assert!(!world.roles_of(BO).contains(&world.member_role));
+        let conflicts = world.app.events("kind=discord_account_conflict").await;
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0]["detail"]["discord_user_id"], BO.to_string());
+        assert_eq!(conflicts[0]["detail"]["linked_discord_user_id"], ANA.to_string());
+    }
+
+    async fn buttons_keep_working_across_a_restart(backend: Backend) {
+        let mut world = World::start(backend, &[]).await;
+        let (_, token) = world.app.invite("ana@example.org").await;
+        world.discord.member_join(ANA, "ana").await;
+        world.prompt_for(ANA).await;
+        world.restart(&[]).await;
+        let reply = reply_text(&world.verify(ANA, "ana@example.org", &token).await).0;
+        assert!(reply.contains("verified"), "{reply}");
+        world.wait_for_role(ANA, world.member_role).await;
+    }
+
+    async fn the_log_channel_hears_of_each_step(backend: Backend) {
+        let world = World::start(backend, &[]).await;
+        let (_, token) = world.app.invite("ana@example.org").await;
+        world.discord.member_join(ANA, "ana").await;
+        world.verify(ANA, "ana@example.org", "WRONG222").await;
+        world.verify(ANA, "ana@example.org", &token).await;
+        let lines = world.discord.wait_until("three log lines", PATIENCE, |d| {
+            let lines: Vec<String> = d.channel_messages(world.log_channel).iter()
+                .filter_map(|m| m["content"].as_str().map(str::to_owned)).collect();
+            (lines.len() >= 3).then_some(lines)
+        }).await;
+        assert!(lines[0].contains("asked to verify"), "{lines:?}");
+        assert!(lines[1].contains("failed to verify"), "{lines:?}");
+        assert!(lines[2].contains("verified"), "{lines:?}");
+    }
+
+    async fn a_missing_member_role_is_reported_to_admins(backend: Backend) {
+        let world = World::start(backend, &[("MEMBER_ROLE_NAME", "no-such-role")]).await;
+        let (_, token) = world.app.invite("ana@example.org").await;
+        world.discord.member_join(ANA, "ana").await;
+        let reply = reply_text(&world.verify(ANA, "ana@example.org", &token).await).0;
+        assert!(reply.contains("verified"));
+        let problems = crate::discord::wait_for("a problem event", || async {
+            let events = world.app.events("kind=discord_problem").await;
+            (!events.is_empty()).then_some(events)
+        }).await;
+        assert!(problems[0]["detail"]["problem"].as_str().unwrap().contains("no-such-role"));
+    }
+
+    async fn a_raid_of_joins_is_prompted_within_the_rate_limits(backend: Backend) {
+        let world = World::start(backend, &[]).await;
+        world.discord.set_bucket_limit(5, std::time::Duration::from_millis(500));
+        let raiders: Vec<u64> = (0..40).map(|i| ANA + 100 + i).collect();
+        for raider in &raiders {
+            world.discord.member_join(*raider, "raider").await;
+        }
+        for raider in &raiders {
+            world.prompt_for(*raider).await;
+        }
+        let unhandled: Vec<_> = world.discord.requests().into_iter().filter(|(_, _, status)| *status >= 500).collect();
+        assert!(unhandled.is_empty(), "{unhandled:?}");
+    }
+}
