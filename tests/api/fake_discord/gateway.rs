@@ -60,6 +60,13 @@ async fn run(
     raw_query: String,
     query: HashMap<String, String>,
 ) {
+    // During an outage the connection waits here, before HELLO.
+    let mut held = shared.held.subscribe();
+    while *held.borrow_and_update() {
+        if held.changed().await.is_err() {
+            return;
+        }
+    }
     let (tx, mut rx) = unbounded_channel();
     let id = {
         let mut st = shared.lock();

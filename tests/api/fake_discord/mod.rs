@@ -31,6 +31,8 @@ use state::{Control, Injection, Member, Role, State, intent};
 
 pub(crate) struct Shared {
     state: Mutex<State>,
+    /// True while new gateway connections must wait before HELLO (an outage).
+    held: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -79,6 +81,7 @@ impl FakeDiscord {
         state.port = port;
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
+            held: tokio::sync::watch::Sender::new(false),
         });
         let ws = axum::routing::get(gateway::upgrade);
         let app = rest::router(shared.clone())
@@ -380,6 +383,18 @@ impl FakeDiscord {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// Starts a gateway outage: new connections are accepted but get no HELLO until
+    /// `release_gateway`. With `drop_gateway`, this guarantees events produced meanwhile
+    /// are queued and replayed on RESUME rather than raced by a quick reconnect.
+    pub fn hold_gateway(&self) {
+        self.shared.held.send_replace(true);
+    }
+
+    /// Ends the outage started by `hold_gateway`.
+    pub fn release_gateway(&self) {
+        self.shared.held.send_replace(false);
     }
 
     /// Sends op 7 Reconnect on every connection.

@@ -254,14 +254,16 @@ fn rate_headers(
 
 fn too_many(scope: &str, retry_after: f64, limit: u32, bucket: &str) -> Response {
     let global = scope == "global";
-    let mut body = json!({
-        "message": "You are being rate limited.",
+    let message = if scope == "shared" {
+        "The resource is being rate limited."
+    } else {
+        "You are being rate limited."
+    };
+    let body = json!({
+        "message": message,
         "retry_after": (retry_after * 1000.0).round() / 1000.0,
         "global": global,
     });
-    if global {
-        body["code"] = json!(0);
-    }
     let mut resp = json_answer(StatusCode::TOO_MANY_REQUESTS, body);
     let h = resp.headers_mut();
     if !global {
