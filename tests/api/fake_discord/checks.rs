@@ -1245,3 +1245,137 @@ async fn every_interaction_payload_deserialises_in_twilight() {
     let parsed: TwInteraction = serde_json::from_value(run.payload()).expect("command");
     assert_eq!(parsed.kind, InteractionType::ApplicationCommand);
 }
+
+#[tokio::test]
+async fn a_heartbeat_request_from_the_gateway_is_answered_at_once() {
+    let fake = FakeDiscord::start().await;
+    let mut rx = spawn_shard(shard(&fake));
+    recv(&mut rx, |e| {
+        matches!(e, Event::GuildCreate(_)).then_some(())
+    })
+    .await;
+    let before = fake.heartbeats();
+    fake.request_heartbeat().await;
+    fake.wait_until("a heartbeat", Duration::from_secs(5), |f| {
+        (f.heartbeats() > before).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn request_guild_members_answers_with_a_members_chunk() {
+    use twilight_model::gateway::payload::outgoing::RequestGuildMembers;
+
+    let fake = FakeDiscord::start().await;
+    fake.add_existing_member(
+        1700,
+        "lee",
+        chrono::Utc::now() - chrono::Duration::days(3),
+        &[],
+    );
+    let shard = shard(&fake);
+    let sender = shard.sender();
+    let mut rx = spawn_shard(shard);
+    recv(&mut rx, |e| {
+        matches!(e, Event::GuildCreate(_)).then_some(())
+    })
+    .await;
+    sender
+        .command(&RequestGuildMembers::builder(Id::new(fake.guild_id())).query("", None))
+        .expect("send op 8");
+    let chunk = recv(&mut rx, |e| match e {
+        Event::MemberChunk(c) => Some(c.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(chunk.members.len(), 3);
+    assert!(chunk.members.iter().any(|m| m.user.id.get() == 1700));
+}
+
+#[tokio::test]
+async fn roles_are_edited_and_moved_only_below_the_bots_own_role() {
+    use twilight_model::guild::RolePosition;
+
+    let fake = FakeDiscord::start().await;
+    let client = http(&fake);
+    let guild = Id::new(fake.guild_id());
+    let member = fake.add_role("member", 2);
+    let moved = client
+        .update_role_positions(
+            guild,
+            &[RolePosition {
+                id: Id::new(member),
+                position: 5,
+            }],
+        )
+        .await
+        .expect("move below the bot")
+        .models()
+        .await
+        .expect("roles");
+    assert!(
+        moved
+            .iter()
+            .any(|r| r.id.get() == member && r.position == 5)
+    );
+    let err = client
+        .update_role_positions(
+            guild,
+            &[RolePosition {
+                id: Id::new(member),
+                position: 11,
+            }],
+        )
+        .await
+        .expect_err("above the bot");
+    assert_eq!(api_error(&err).1, 50013);
+    let err = client
+        .update_role(guild, Id::new(fake.bot_role_id()))
+        .name(Some("renamed"))
+        .await
+        .expect_err("its own top role");
+    assert_eq!(api_error(&err).1, 50013);
+    client
+        .update_role(guild, Id::new(member))
+        .name(Some("members"))
+        .await
+        .expect("rename");
+    assert_eq!(fake.role_id("members"), Some(member));
+    client
+        .delete_role(guild, Id::new(member))
+        .await
+        .expect("delete");
+    assert_eq!(fake.role_id("members"), None);
+}
+
+#[tokio::test]
+async fn a_button_on_an_ephemeral_reply_can_be_pressed_by_its_user_only() {
+    let fake = FakeDiscord::start().await;
+    let client = http(&fake);
+    fake.member_join(1800, "mo").await;
+    let message = dm_with_button(&fake, &client, 1800, "verify").await;
+    let pressed = fake.press_button(1800, message, "verify").await;
+    let reply = InteractionResponse {
+        kind: InteractionResponseType::ChannelMessageWithSource,
+        data: Some(InteractionResponseData {
+            content: Some("Try again?".into()),
+            components: Some(vec![verify_button("retry")]),
+            flags: Some(MessageFlags::EPHEMERAL),
+            ..Default::default()
+        }),
+    };
+    client
+        .interaction(Id::new(fake.application_id()))
+        .create_response(Id::new(pressed.id), &pressed.token, &reply)
+        .await
+        .expect("reply");
+    let ephemeral_id: u64 = pressed.original().expect("original")["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("snowflake");
+    assert_eq!(fake.buttons(ephemeral_id), vec!["retry".to_owned()]);
+    assert!(fake.reply_text(1800).contains("Try again?"));
+    let again = fake.press_button(1800, ephemeral_id, "retry").await;
+    assert_eq!(again.payload()["message"]["flags"], 64);
+}

@@ -172,6 +172,12 @@ async fn run(
                         end = Some(Next::Continue);
                     }
                 }
+                Some(Control::RequestHeartbeat) => {
+                    let p = json!({"op": 1, "d": null, "s": null, "t": null});
+                    if socket.send(Message::Text(p.to_string().into())).await.is_err() {
+                        end = Some(Next::Continue);
+                    }
+                }
                 Some(Control::Reconnect) => {
                     let p = json!({"op": 7, "d": null, "s": null, "t": null});
                     if socket.send(Message::Text(p.to_string().into())).await.is_err() {

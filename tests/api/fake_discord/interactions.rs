@@ -97,26 +97,7 @@ impl Interaction {
     pub async fn visible_text(&self) -> String {
         let resp = self.response().await;
         let mut out = String::new();
-        let mut add = |m: &Value| {
-            if let Some(c) = m["content"].as_str() {
-                out.push_str(c);
-                out.push('\n');
-            }
-            for e in m["embeds"].as_array().into_iter().flatten() {
-                for k in ["title", "description"] {
-                    if let Some(t) = e[k].as_str() {
-                        out.push_str(t);
-                        out.push('\n');
-                    }
-                }
-                for f in e["fields"].as_array().into_iter().flatten() {
-                    out.push_str(f["name"].as_str().unwrap_or_default());
-                    out.push('\n');
-                    out.push_str(f["value"].as_str().unwrap_or_default());
-                    out.push('\n');
-                }
-            }
-        };
+        let mut add = |m: &Value| push_text(m, &mut out);
         add(&resp["data"]);
         if let Some(o) = self.original() {
             add(&o);
@@ -125,6 +106,37 @@ impl Interaction {
             add(&f);
         }
         out
+    }
+}
+
+/// Appends a message's visible text (content, embed title/description/fields, and
+/// Components V2 text displays) to `out`, a piece a line.
+pub fn push_text(m: &Value, out: &mut String) {
+    let mut line = |t: &str| {
+        if !t.is_empty() {
+            out.push_str(t);
+            out.push('\n');
+        }
+    };
+    if let Some(c) = m["content"].as_str() {
+        line(c);
+    }
+    for e in m["embeds"].as_array().into_iter().flatten() {
+        for k in ["title", "description"] {
+            line(e[k].as_str().unwrap_or_default());
+        }
+        for f in e["fields"].as_array().into_iter().flatten() {
+            line(f["name"].as_str().unwrap_or_default());
+            line(f["value"].as_str().unwrap_or_default());
+        }
+        line(e["footer"]["text"].as_str().unwrap_or_default());
+    }
+    let mut stack: Vec<&Value> = m["components"].as_array().into_iter().flatten().collect();
+    while let Some(c) = stack.pop() {
+        if c["type"] == 10 {
+            line(c["content"].as_str().unwrap_or_default());
+        }
+        stack.extend(c["components"].as_array().into_iter().flatten());
     }
 }
 
@@ -255,11 +267,14 @@ impl FakeDiscord {
     ) -> Interaction {
         let me = Arc::new(self.clone());
         let mut st = self.lock();
-        let msg = st
-            .messages
-            .get(&message_id)
-            .cloned()
+        let (msg, only_for) = st
+            .find_message(message_id)
             .unwrap_or_else(|| panic!("press_button: no message {message_id}"));
+        if let Some(owner) = only_for
+            && owner != user_id
+        {
+            panic!("press_button: message {message_id} is ephemeral, only {owner} sees it");
+        }
         let mut buttons = Vec::new();
         collect_buttons(&msg["components"], &mut buttons);
         let Some(button) = buttons.iter().find(|b| b["custom_id"] == custom_id) else {

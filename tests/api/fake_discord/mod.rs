@@ -397,6 +397,19 @@ impl FakeDiscord {
         self.shared.held.send_replace(false);
     }
 
+    /// Sends op 1 (heartbeat request) on every connection; the bot must heartbeat at once.
+    pub async fn request_heartbeat(&self) {
+        for c in self.lock().connections.values() {
+            let _ = c.tx.send(Control::RequestHeartbeat);
+        }
+    }
+
+    /// The window for the first interaction callback (Discord: 3 s). Only widen it for a
+    /// machine too loaded to be fair to the bot; the default is Discord's.
+    pub fn set_interaction_deadline(&self, deadline: Duration) {
+        self.lock().interaction_deadline = deadline;
+    }
+
     /// Sends op 7 Reconnect on every connection.
     pub async fn request_reconnect(&self) {
         for c in self.lock().connections.values() {
@@ -451,15 +464,49 @@ impl FakeDiscord {
             .collect()
     }
 
-    /// One message by id (DM or channel).
+    /// One message by id (DM, channel, or an ephemeral interaction message).
     pub fn message(&self, message_id: u64) -> Option<Value> {
-        self.lock().messages.get(&message_id).cloned()
+        self.lock().find_message(message_id).map(|(m, _)| m)
+    }
+
+    /// Everything the bot answered to this user's interactions, oldest first: each
+    /// accepted callback body (`{type, data}`), then the original response as last
+    /// edited and the followups (message objects). Ephemeral answers included.
+    pub fn replies_to(&self, user_id: u64) -> Vec<Value> {
+        let st = self.lock();
+        let mut out = Vec::new();
+        for r in st.interactions.values().filter(|r| r.user_id == user_id) {
+            if let Some(resp) = &r.response {
+                out.push(resp.clone());
+            }
+            if let Some(o) = &r.original {
+                out.push(o.clone());
+            }
+            out.extend(r.followups.iter().cloned());
+        }
+        out
+    }
+
+    /// All text of `replies_to(user)` (contents, embed titles, descriptions, fields),
+    /// one piece a line: for asserting on wording.
+    pub fn reply_text(&self, user_id: u64) -> String {
+        let mut out = String::new();
+        for v in self.replies_to(user_id) {
+            let m = if v.get("type").is_some() && v.get("data").is_some() {
+                &v["data"]
+            } else {
+                &v
+            };
+            interactions::push_text(m, &mut out);
+        }
+        out
     }
 
     /// The custom ids of the buttons of a message.
     pub fn buttons(&self, message_id: u64) -> Vec<String> {
-        self.message(message_id)
-            .map(|m| {
+        self.lock()
+            .find_message(message_id)
+            .map(|(m, _)| {
                 let mut out = Vec::new();
                 interactions::collect_buttons(&m["components"], &mut out);
                 out.into_iter()

@@ -152,6 +152,8 @@ pub enum Control {
     Drop,
     /// Send op 7 Reconnect.
     Reconnect,
+    /// Send op 1: the gateway asks for an immediate heartbeat.
+    RequestHeartbeat,
     /// Send op 9 Invalid Session with this `d`.
     InvalidSession(bool),
     /// Send a close frame with this code and end the connection.
@@ -213,6 +215,8 @@ pub struct State {
     pub presences_intent_enabled: bool,
     pub message_content_intent_enabled: bool,
     pub heartbeat_interval_ms: u64,
+    /// How long after INTERACTION_CREATE the first callback is accepted (Discord: 3 s).
+    pub interaction_deadline: Duration,
     pub sessions: HashMap<String, Session>,
     pub connections: HashMap<u64, ConnectionHandle>,
     pub connection_log: Vec<ConnectionRecord>,
@@ -264,6 +268,7 @@ impl State {
             presences_intent_enabled: false,
             message_content_intent_enabled: false,
             heartbeat_interval_ms: 41_250,
+            interaction_deadline: Duration::from_secs(3),
             sessions: HashMap::new(),
             connections: HashMap::new(),
             connection_log: Vec::new(),
@@ -655,6 +660,22 @@ impl State {
             "interactions_endpoint_url": null,
             "tags": [],
             "bot": self.user_json(self.bot_user_id),
+        })
+    }
+
+    /// A message by id: a stored one, or an ephemeral interaction message, with the
+    /// user who alone can see it in that case.
+    pub fn find_message(&self, message_id: u64) -> Option<(Value, Option<u64>)> {
+        if let Some(m) = self.messages.get(&message_id) {
+            return Some((m.clone(), None));
+        }
+        let id = message_id.to_string();
+        self.interactions.values().find_map(|r| {
+            r.original
+                .iter()
+                .chain(r.followups.iter())
+                .find(|m| m["id"].as_str() == Some(id.as_str()))
+                .map(|m| (m.clone(), Some(r.user_id)))
         })
     }
 
