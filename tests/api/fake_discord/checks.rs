@@ -1379,3 +1379,66 @@ async fn a_button_on_an_ephemeral_reply_can_be_pressed_by_its_user_only() {
     let again = fake.press_button(1800, ephemeral_id, "retry").await;
     assert_eq!(again.payload()["message"]["flags"], 64);
 }
+
+#[tokio::test]
+async fn the_global_limit_answers_429_global_and_twilight_stays_under_it() {
+    let fake = FakeDiscord::start().await;
+    fake.set_global_limit(3);
+    let resp = {
+        let c = reqwest::Client::new();
+        let mut last = None;
+        for _ in 0..4 {
+            last = Some(
+                c.get(format!("{}/api/v10/users/@me", fake.api_url()))
+                    .header("Authorization", format!("Bot {}", FakeDiscord::BOT_TOKEN))
+                    .send()
+                    .await
+                    .expect("request"),
+            );
+        }
+        last.expect("response")
+    };
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["x-ratelimit-global"], "true");
+    assert_eq!(resp.headers()["x-ratelimit-scope"], "global");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["global"], true);
+}
+
+#[tokio::test]
+async fn commands_are_offered_only_where_discord_would_offer_them() {
+    let fake = FakeDiscord::start().await;
+    let client = http(&fake);
+    fake.member_join(1900, "nia").await;
+    let dm = client
+        .create_private_channel(Id::new(1900))
+        .await
+        .expect("DM")
+        .model()
+        .await
+        .expect("channel");
+    let commands = json!([{"name": "verify", "description": "Get the prompt again", "type": 1}]);
+    reqwest::Client::new()
+        .put(format!(
+            "{}/api/v10/applications/{}/guilds/{}/commands",
+            fake.api_url(),
+            fake.application_id(),
+            fake.guild_id()
+        ))
+        .header("Authorization", format!("Bot {}", FakeDiscord::BOT_TOKEN))
+        .json(&commands)
+        .send()
+        .await
+        .expect("register");
+    let fake2 = fake.clone();
+    let in_dm = tokio::spawn(async move {
+        fake2
+            .run_command_in(dm.id.get(), 1900, "verify", Value::Null, false)
+            .await
+    })
+    .await;
+    assert!(in_dm.is_err(), "a guild command cannot be run in a DM");
+    let run = fake.run_command(1900, "verify", Value::Null, false).await;
+    assert_eq!(run.payload()["data"]["name"], "verify");
+    assert_eq!(fake.bot_settings()[3].1, fake.guild_id().to_string());
+}

@@ -452,6 +452,23 @@ impl FakeDiscord {
             .find(|c| c["name"] == name && c["type"].as_u64().unwrap_or(1) == 1)
             .cloned()
             .unwrap_or_else(|| panic!("run_command: the bot registered no command {name:?}"));
+        // Discord's client offers a command only where it may be used.
+        let in_dm = st.channels.get(&channel_id).is_some_and(|c| c.kind == 1);
+        if in_dm {
+            let dm_allowed = cmd.get("guild_id").is_none()
+                && cmd["dm_permission"] != false
+                && cmd["contexts"]
+                    .as_array()
+                    .is_none_or(|c| c.iter().any(|x| x == 1));
+            if !dm_allowed {
+                panic!("run_command: Discord does not offer {name:?} in DMs");
+            }
+        } else if cmd["contexts"]
+            .as_array()
+            .is_some_and(|c| !c.iter().any(|x| x == 0))
+        {
+            panic!("run_command: Discord does not offer {name:?} in servers");
+        }
         let (id, tok, mut v) = base(&mut st, 2, user_id, channel_id, admin);
         let options = if options.is_null() {
             json!([])

@@ -88,7 +88,10 @@ impl FakeDiscord {
             .route("/gateway", ws.clone())
             .route("/gateway/", ws.clone())
             .route("/resume", ws.clone())
-            .route("/resume/", ws)
+            .route("/resume/", ws.clone())
+            // A configured URL with a trailing slash gives `/gateway//?v=10...`.
+            .route("/gateway/{*rest}", ws.clone())
+            .route("/resume/{*rest}", ws)
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -259,6 +262,12 @@ impl FakeDiscord {
     /// HELLO's heartbeat interval for connections made from now on (default 41250 ms).
     pub fn set_heartbeat_interval(&self, ms: u64) {
         self.lock().heartbeat_interval_ms = ms;
+    }
+
+    /// The global limit: requests per second across all non-interaction routes
+    /// (Discord's default for bots: 50).
+    pub fn set_global_limit(&self, per_second: u32) {
+        self.lock().global_limit = per_second.max(1);
     }
 
     /// Each REST bucket allows `limit` requests per `window` (default 50 per second).
@@ -595,6 +604,26 @@ impl FakeDiscord {
     /// Every REST request with its route template, JSON body and audit-log reason.
     pub fn request_log(&self) -> Vec<RequestRecord> {
         self.lock().requests.clone()
+    }
+
+    /// `(route, audit-log reason)` of every request that carried X-Audit-Log-Reason.
+    pub fn audit_log(&self) -> Vec<(String, String)> {
+        self.lock()
+            .requests
+            .iter()
+            .filter_map(|r| Some((r.route.clone(), r.audit_log_reason.clone()?)))
+            .collect()
+    }
+
+    /// The settings a bot needs to reach this fake: `DISCORD_TOKEN`, `DISCORD_API_URL`,
+    /// `DISCORD_GATEWAY_URL`, `DISCORD_GUILD_ID`.
+    pub fn bot_settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("DISCORD_TOKEN", Self::BOT_TOKEN.to_owned()),
+            ("DISCORD_API_URL", self.api_url()),
+            ("DISCORD_GATEWAY_URL", self.gateway_url()),
+            ("DISCORD_GUILD_ID", self.guild_id().to_string()),
+        ]
     }
 
     /// Polls `check` every 20 ms until it returns Some; panics naming `what` on timeout.

@@ -355,16 +355,38 @@ async fn rest_layer(
         return resp;
     }
 
-    // Injected 429s, then the real bucket.
+    // Injected 429s, then the global limit (interaction routes are exempt), then the
+    // route's bucket.
+    let interaction_route =
+        route_tmpl.starts_with("/interactions/") || route_tmpl.starts_with("/webhooks/");
     let limited = {
         let mut st = shared.lock();
         let limit = st.bucket_limit;
+        let now = Instant::now();
+        let global_over = if interaction_route {
+            None
+        } else {
+            // A fixed window opened by the first request, as clients count it; it closes
+            // 50 ms early so a client that opened its own window a moment before ours
+            // (network latency) never lands its next window in our old one.
+            if now.duration_since(st.global_window.0) >= GLOBAL_WINDOW {
+                st.global_window = (now, 0);
+            }
+            st.global_window.1 += 1;
+            (st.global_window.1 > st.global_limit).then(|| {
+                GLOBAL_WINDOW
+                    .saturating_sub(now.duration_since(st.global_window.0))
+                    .as_secs_f64()
+            })
+        };
         let injected = st.injections.iter_mut().find(|i| {
             i.times > 0 && i.method.eq_ignore_ascii_case(&method) && i.route == route_tmpl
         });
         if let Some(inj) = injected {
             inj.times -= 1;
             Some(too_many(inj.scope, inj.retry_after, limit, &bucket))
+        } else if let Some(wait) = global_over {
+            Some(too_many("global", wait, limit, &bucket))
         } else {
             let window = st.bucket_window;
             let now = Instant::now();
@@ -1469,6 +1491,9 @@ async fn delete_message(AxState(shared): St, Path((c, m)): Path<(String, String)
 
 // ---------------------------------------------------------------- interactions
 
+/// The global limit's window (see `rest_layer`).
+const GLOBAL_WINDOW: Duration = Duration::from_millis(950);
+
 /// How long an interaction token stays valid for edits and followups.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
@@ -1576,7 +1601,7 @@ fn callback(
             "authorizing_integration_owners": {"0": st.guild_id.to_string()},
         },
     });
-    let msg_kind = if rec.kind == 2 { 20 } else { 19 };
+    let msg_kind = if rec.kind == 2 { 20 } else { 0 };
     match kind {
         4 => {
             let msg = build_message(st, rec.channel_id, &data, msg_kind, Some(meta));

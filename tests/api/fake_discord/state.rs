@@ -211,6 +211,9 @@ pub struct State {
     pub buckets: HashMap<String, Bucket>,
     pub bucket_limit: u32,
     pub bucket_window: Duration,
+    /// Requests per second across all non-interaction routes (Discord: 50).
+    pub global_limit: u32,
+    pub global_window: (Instant, u32),
     pub members_intent_enabled: bool,
     pub presences_intent_enabled: bool,
     pub message_content_intent_enabled: bool,
@@ -264,6 +267,8 @@ impl State {
             buckets: HashMap::new(),
             bucket_limit: 50,
             bucket_window: Duration::from_secs(1),
+            global_limit: 50,
+            global_window: (Instant::now(), 0),
             members_intent_enabled: true,
             presences_intent_enabled: false,
             message_content_intent_enabled: false,
