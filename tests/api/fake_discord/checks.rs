@@ -1442,3 +1442,32 @@ async fn commands_are_offered_only_where_discord_would_offer_them() {
     assert_eq!(run.payload()["data"]["name"], "verify");
     assert_eq!(fake.bot_settings()[3].1, fake.guild_id().to_string());
 }
+
+#[tokio::test]
+async fn resuming_an_unknown_session_gets_op_9_and_the_shard_identifies() {
+    let fake = FakeDiscord::start().await;
+    install_crypto();
+    let config = ConfigBuilder::new(
+        FakeDiscord::BOT_TOKEN.to_owned(),
+        Intents::GUILDS | Intents::GUILD_MEMBERS,
+    )
+    .proxy_url(fake.gateway_url())
+    .resume_url(fake.resume_gateway_url())
+    .session(twilight_gateway::Session::new(7, "no-such-session".into()))
+    .build();
+    let mut rx = spawn_shard(Shard::with_config(ShardId::ONE, config));
+    recv(&mut rx, |e| matches!(e, Event::Ready(_)).then_some(())).await;
+    assert_eq!((fake.identifies(), fake.resumes()), (1, 0));
+    let outcomes: Vec<(String, String)> = fake
+        .gateway_connections()
+        .into_iter()
+        .map(|(path, _, outcome, _)| (path, outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("/resume".to_owned(), "resume".to_owned()),
+            ("/gateway".to_owned(), "identify".to_owned())
+        ]
+    );
+}

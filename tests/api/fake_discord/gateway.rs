@@ -424,11 +424,15 @@ fn resume(st: &mut State, conn: &mut Conn, d: &Value) -> Next {
     if let Some(rec) = st.connection_log.iter_mut().find(|c| c.id == conn.id) {
         rec.outcome = "resume".into();
     }
-    let ok = match (st.sessions.get(sid), seq) {
-        (Some(s), Some(seq)) => s.resumable && seq <= s.seq,
-        _ => false,
-    };
-    if !ok {
+    let session_ok = st.sessions.get(sid).is_some_and(|s| s.resumable);
+    if session_ok && seq.is_none_or(|n| n > st.sessions[sid].seq) {
+        // A sequence number this session never sent.
+        if let Some(s) = st.sessions.get_mut(sid) {
+            s.resumable = false;
+        }
+        return Next::Close(4007, "Invalid seq.");
+    }
+    if !session_ok {
         // Not resumable: op 9 with d = false; the client must identify anew.
         if let Some(c) = st.connections.get(&conn.id) {
             let _ = c.tx.send(Control::InvalidSession(false));

@@ -1,11 +1,82 @@
 //! A fake Discord for end-to-end tests of the bot: a server on 127.0.0.1 speaking
 //! Discord's REST API v10 (under `/api/v10`) and gateway protocol (WebSocket at
 //! `/gateway`, resumes at `/resume`), with one guild, and a record of what the bot did.
+//! Written from Discord's developer documentation; `checks.rs` drives it with the real
+//! twilight clients.
 //!
-//! Point the bot at it with `DISCORD_API_URL = fake.api_url()` (twilight-http:
-//! `Client::builder().proxy("127.0.0.1:PORT", true)`) and `DISCORD_GATEWAY_URL =
-//! fake.gateway_url()` (twilight-gateway: `ConfigBuilder::proxy_url`), token
-//! `FakeDiscord::BOT_TOKEN`.
+//! # Connecting a bot
+//! `fake.bot_settings()` gives `DISCORD_TOKEN`, `DISCORD_API_URL` (`http://127.0.0.1:PORT`),
+//! `DISCORD_GATEWAY_URL` (`ws://127.0.0.1:PORT/gateway`) and `DISCORD_GUILD_ID`. With
+//! twilight: `Client::builder().proxy("127.0.0.1:PORT", true)` (host and port, no scheme;
+//! `fake.proxy_host()`), and `ConfigBuilder::proxy_url(fake.gateway_url())` (twilight
+//! appends `/?v=10&encoding=json`). Install a rustls crypto provider first.
+//!
+//! # The world
+//! One guild, created at start: `@everyone` (its id is the guild's), the bot's managed
+//! role "doorman" at position 10 with Kick Members, Manage Roles, View Channel, Send
+//! Messages and Embed Links, text channels "general" and "verification", an owner, and
+//! the bot as a member. Tests add roles, channels and members, then play users: joining,
+//! leaving, pressing buttons, submitting modals, running commands.
+//!
+//! # Faithful to the documentation
+//! - Gateway: HELLO (heartbeat_interval 41250 ms, settable), op 1 answered by op 11 and
+//!   sent by the server on request, IDENTIFY checked (token with or without `Bot `, 4004;
+//!   intents: bits outside the defined ones 4013, privileged ones not enabled 4014; shard
+//!   4010; twice 4005; anything before it 4003; bad JSON 4002; unknown op 4001; more than
+//!   120 payloads a minute 4008), `v` other than 10 closes 4012. READY (v, user, unavailable
+//!   guilds, session_id, resume_gateway_url = `ws://127.0.0.1:PORT/resume`, shard,
+//!   application) then GUILD_CREATE with the GUILDS intent. Dispatches carry sequence
+//!   numbers and are filtered by intent (member events need GUILD_MEMBERS; MESSAGE_CREATE
+//!   needs GUILD_MESSAGES / DIRECT_MESSAGES; INTERACTION_CREATE always). GUILD_CREATE's
+//!   `members` holds only the bot unless GUILD_PRESENCES was granted, as Discord does.
+//!   RESUME replays what the session missed, then RESUMED; an unknown or ended session
+//!   gets op 9 `false`, a sequence never sent closes 4007. A client closing with 1000/1001
+//!   ends its session; other closes and dropped connections keep it resumable. Op 7, op 9
+//!   and close codes on demand. Op 8 answers GUILD_MEMBERS_CHUNK.
+//! - REST: success bodies shaped as the documented objects (all deserialise into
+//!   twilight-model types), 204 where Discord answers no content, JSON errors
+//!   `{"message", "code"}`: 401 code 0, 404 code 0 for unknown routes, 10003, 10004,
+//!   10007, 10008, 10011, 10013, 10015, 10062, 10063, 40060, 50001, 50006, 50007, 50013,
+//!   50027, 50033, 50109, and 50035 "Invalid Form Body" with Discord's nested `errors`
+//!   (`{"embeds": {"0": {"title": {"_errors": [{"code", "message"}]}}}}`).
+//! - Permissions and hierarchy: giving, taking, editing and moving roles need Manage
+//!   Roles and a role strictly below the bot's highest; kicking needs Kick Members and a
+//!   target below the bot, never the owner. Role changes send GUILD_MEMBER_UPDATE, kicks
+//!   GUILD_MEMBER_REMOVE; X-Audit-Log-Reason is percent-decoded and recorded.
+//! - DMs: Create DM always works; a message to a user whose DMs are closed, or who shares
+//!   no server with the bot any more, is 403 50007.
+//! - Rate limits: every answer carries X-RateLimit-Limit/Remaining/Reset/Reset-After/
+//!   Bucket; per-route buckets keyed by route and top-level resource (default 50 per s),
+//!   a global limit (50/s, interaction routes exempt), and injected 429s. A 429 adds
+//!   X-RateLimit-Scope (user/shared/global), Retry-After (whole seconds, rounded up),
+//!   X-RateLimit-Global on global ones, and the body `{message, retry_after, global}`.
+//!   X-RateLimit-Scope appears only on 429s, as documented — note that twilight 0.18 reads
+//!   the bucket headers only when that header is present, so it learns a bucket from its
+//!   first 429 and retries it.
+//! - Interactions: one callback per interaction (then 400 40060), only within 3 s (then
+//!   404 10062); types 4, 5, 6, 7, 9 checked against the interaction's kind; message and
+//!   modal payloads validated (content ≤ 2000, ≤ 10 embeds and their limits, ≤ 5 action
+//!   rows of ≤ 5 buttons or 1 select, custom ids 1..=100 and unique, modal title ≤ 45,
+//!   ≤ 5 components: action rows with one text input, labels, text displays; text input
+//!   style/lengths). `?with_response=true` answers the callback resource. Original
+//!   response GET/PATCH/DELETE, followups (the first after a deferred answer edits it),
+//!   tokens valid 15 minutes. Ephemeral messages are visible only through the interaction.
+//! - Commands: bulk overwrite and create, validated (names, descriptions, options), ids
+//!   kept across overwrites; `run_command` only where Discord's client would offer it.
+//!
+//! # Simplified
+//! - One guild, one shard (a shard count other than 1 closes 4010), no channel overwrites
+//!   (permissions are the member's guild permissions), no presences, voice, threads.
+//! - No transport compression: a `compress` query parameter is ignored (recorded in
+//!   `gateway_connections`) and frames are plain JSON text; `encoding=etf` closes 4002.
+//! - Sessions never expire and the server does not enforce heartbeat timeouts; no
+//!   invalid-request (Cloudflare) limit; no identify concurrency limit.
+//! - `member.permissions` of an admin is every permission bit (ADMINISTRATOR included), as
+//!   Discord computes it; a non-admin may still run an admin-only command (as if the
+//!   server granted an override), so the bot's own check is what is tested.
+//! - Membership screening: `pending` members are otherwise ordinary members.
+//! - Messages: attachments, stickers, polls and allowed_mentions are accepted unchecked;
+//!   `mentions` is filled from `<@id>` in content.
 
 #![allow(dead_code)]
 
