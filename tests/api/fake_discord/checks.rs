@@ -1471,3 +1471,17 @@ async fn resuming_an_unknown_session_gets_op_9_and_the_shard_identifies() {
         ]
     );
 }
+
+#[tokio::test]
+async fn with_the_scope_header_on_every_answer_twilight_paces_itself_without_429() {
+    let fake = FakeDiscord::start().await;
+    fake.set_scope_header_on_every_answer(true);
+    fake.set_bucket_limit(2, Duration::from_millis(300));
+    let client = http(&fake);
+    let guild = Id::new(fake.guild_id());
+    for _ in 0..5 {
+        client.roles(guild).await.expect("roles");
+    }
+    let statuses: Vec<u16> = fake.requests().into_iter().map(|r| r.2).collect();
+    assert_eq!(statuses, vec![200; 5]);
+}

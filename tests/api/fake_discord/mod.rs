@@ -52,7 +52,8 @@
 //!   X-RateLimit-Global on global ones, and the body `{message, retry_after, global}`.
 //!   X-RateLimit-Scope appears only on 429s, as documented — note that twilight 0.18 reads
 //!   the bucket headers only when that header is present, so it learns a bucket from its
-//!   first 429 and retries it.
+//!   first 429 and retries it (`set_scope_header_on_every_answer(true)` sends the header
+//!   on every answer, and then twilight paces itself).
 //! - Interactions: one callback per interaction (then 400 40060), only within 3 s (then
 //!   404 10062); types 4, 5, 6, 7, 9 checked against the interaction's kind; message and
 //!   modal payloads validated (content ≤ 2000, ≤ 10 embeds and their limits, ≤ 5 action
@@ -339,6 +340,13 @@ impl FakeDiscord {
     /// (Discord's default for bots: 50).
     pub fn set_global_limit(&self, per_second: u32) {
         self.lock().global_limit = per_second.max(1);
+    }
+
+    /// Also send `X-RateLimit-Scope: user` on successful answers. Discord documents that
+    /// header on 429s only (the default here); twilight 0.18 reads a bucket's headers only
+    /// when it is present, so with this on it paces itself before the first 429.
+    pub fn set_scope_header_on_every_answer(&self, on: bool) {
+        self.lock().scope_header_always = on;
     }
 
     /// Each REST bucket allows `limit` requests per `window` (default 50 per second).
@@ -656,6 +664,12 @@ impl FakeDiscord {
                 )
             })
             .collect()
+    }
+
+    /// Every dispatch the fake produced (to all sessions with the intent), in order:
+    /// `(event name, d)`.
+    pub fn dispatches(&self) -> Vec<(String, Value)> {
+        self.lock().dispatch_log.clone()
     }
 
     /// Every payload the bot sent on the gateway.

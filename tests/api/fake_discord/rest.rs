@@ -414,7 +414,7 @@ async fn rest_layer(
 
     let req = Request::from_parts(parts, Body::from(bytes.clone()));
     let mut resp = next.run(req).await;
-    let (limit, remaining, reset_after) = {
+    let (limit, remaining, reset_after, scope_always) = {
         let st = shared.lock();
         let b = st.buckets.get(&bucket_key);
         let used = b.map_or(0, |b| b.used);
@@ -425,9 +425,14 @@ async fn rest_layer(
             st.bucket_limit,
             st.bucket_limit.saturating_sub(used),
             left.as_secs_f64(),
+            st.scope_header_always,
         )
     };
     rate_headers(resp.headers_mut(), limit, remaining, reset_after, &bucket);
+    if scope_always {
+        resp.headers_mut()
+            .insert("x-ratelimit-scope", HeaderValue::from_static("user"));
+    }
     record(&shared, resp.status().as_u16());
     resp
 }

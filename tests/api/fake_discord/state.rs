@@ -213,6 +213,10 @@ pub struct State {
     pub bucket_window: Duration,
     /// Requests per second across all non-interaction routes (Discord: 50).
     pub global_limit: u32,
+    /// Send `X-RateLimit-Scope: user` on every answer, not only on 429s.
+    pub scope_header_always: bool,
+    /// Every dispatch the fake produced: `(event name, data)`.
+    pub dispatch_log: Vec<(String, Value)>,
     pub global_window: (Instant, u32),
     pub members_intent_enabled: bool,
     pub presences_intent_enabled: bool,
@@ -268,6 +272,8 @@ impl State {
             bucket_limit: 50,
             bucket_window: Duration::from_secs(1),
             global_limit: 50,
+            scope_header_always: false,
+            dispatch_log: Vec::new(),
             global_window: (Instant::now(), 0),
             members_intent_enabled: true,
             presences_intent_enabled: false,
@@ -689,6 +695,7 @@ impl State {
     /// Queues a dispatch on every live session whose intents include `needed` (None =
     /// sent regardless of intents) and tells their connections to send it.
     pub fn dispatch(&mut self, event: &str, data: Value, needed: Option<u64>) {
+        self.dispatch_log.push((event.to_owned(), data.clone()));
         for session in self.sessions.values_mut() {
             if !session.resumable {
                 continue;
