@@ -1485,3 +1485,95 @@ async fn with_the_scope_header_on_every_answer_twilight_paces_itself_without_429
     let statuses: Vec<u16> = fake.requests().into_iter().map(|r| r.2).collect();
     assert_eq!(statuses, vec![200; 5]);
 }
+
+/// The whole journey as doorman's bot will drive it, played here by hand with twilight:
+/// a pattern for the bot's own end-to-end tests.
+#[tokio::test]
+async fn a_whole_verification_journey_driven_through_twilight() {
+    let fake = FakeDiscord::start().await;
+    let member_role = fake.add_role("member", 2);
+    let unverified = fake.add_role("unverified", 1);
+    let mut rx = spawn_shard(shard(&fake));
+    recv(&mut rx, |e| {
+        matches!(e, Event::GuildCreate(_)).then_some(())
+    })
+    .await;
+    let client = http(&fake);
+    let guild = Id::new(fake.guild_id());
+    let app = client.interaction(Id::new(fake.application_id()));
+
+    // A member joins; the "bot" sees it, marks them unverified and DMs a button.
+    fake.member_join(2000, "olive").await;
+    let joined = recv(&mut rx, |e| match e {
+        Event::MemberAdd(m) => Some(m.user.id),
+        _ => None,
+    })
+    .await;
+    client
+        .add_guild_member_role(guild, joined, Id::new(unverified))
+        .await
+        .expect("unverified");
+    let message = dm_with_button(&fake, &client, 2000, "verify:2000").await;
+
+    // They press it; the bot opens the modal.
+    fake.press_button(2000, message, "verify:2000").await;
+    let pressed = recv(&mut rx, |e| match e {
+        Event::InteractionCreate(i) => Some(i.0.clone()),
+        _ => None,
+    })
+    .await;
+    let modal = InteractionResponse {
+        kind: InteractionResponseType::Modal,
+        data: Some(InteractionResponseData {
+            custom_id: Some("verify-modal:2000".into()),
+            title: Some("Verify".into()),
+            components: Some(vec![labelled("Email", "email"), labelled("Token", "token")]),
+            ..Default::default()
+        }),
+    };
+    app.create_response(pressed.id, &pressed.token, &modal)
+        .await
+        .expect("modal");
+
+    // They submit it; the bot gives the role and confirms privately.
+    fake.submit_modal(
+        2000,
+        "verify-modal:2000",
+        &[("email", "olive@example.org"), ("token", "T0KEN")],
+    )
+    .await;
+    let submitted = recv(&mut rx, |e| match e {
+        Event::InteractionCreate(i) if i.kind == InteractionType::ModalSubmit => Some(i.0.clone()),
+        _ => None,
+    })
+    .await;
+    client
+        .add_guild_member_role(guild, joined, Id::new(member_role))
+        .await
+        .expect("member");
+    client
+        .remove_guild_member_role(guild, joined, Id::new(unverified))
+        .await
+        .expect("not unverified");
+    let done = InteractionResponse {
+        kind: InteractionResponseType::ChannelMessageWithSource,
+        data: Some(InteractionResponseData {
+            content: Some("You're verified. Welcome!".into()),
+            flags: Some(MessageFlags::EPHEMERAL),
+            ..Default::default()
+        }),
+    };
+    app.create_response(submitted.id, &submitted.token, &done)
+        .await
+        .expect("confirm");
+
+    assert_eq!(fake.member_roles(2000), Some(vec![member_role]));
+    assert!(fake.reply_text(2000).contains("verified"));
+    assert!(fake.kicks().is_empty());
+    let updates = fake
+        .dispatches()
+        .into_iter()
+        .filter(|(name, _)| name == "GUILD_MEMBER_UPDATE")
+        .count();
+    assert_eq!(updates, 3);
+}
