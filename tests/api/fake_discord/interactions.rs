@@ -30,10 +30,11 @@ impl Interaction {
         self.shared.lock().interactions[&self.id].payload.clone()
     }
 
-    /// Waits for the accepted callback body (`{"type": .., "data": ..}`); panics after 5 s,
-    /// listing rejected attempts (Discord itself gives up after 3 s).
+    /// Waits for the accepted callback body (`{"type": .., "data": ..}`); panics 2 s after
+    /// the callback window (Discord's 3 s) closed, listing rejected attempts.
     pub async fn response(&self) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let window = self.shared.lock().interaction_deadline;
+        let deadline = Instant::now() + window + Duration::from_secs(2);
         loop {
             let (resp, attempts) = {
                 let st = self.shared.lock();

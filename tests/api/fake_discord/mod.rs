@@ -360,6 +360,9 @@ impl FakeDiscord {
 
     async fn join(&self, user_id: u64, name: &str, pending: bool) {
         let mut st = self.lock();
+        if st.members.contains_key(&user_id) {
+            panic!("member_join: {user_id} is already a member");
+        }
         st.ensure_user(user_id, name);
         st.members.insert(
             user_id,
