@@ -1381,7 +1381,7 @@ async fn a_button_on_an_ephemeral_reply_can_be_pressed_by_its_user_only() {
 }
 
 #[tokio::test]
-async fn the_global_limit_answers_429_global_and_twilight_stays_under_it() {
+async fn the_global_limit_answers_429_with_the_global_headers_and_body() {
     let fake = FakeDiscord::start().await;
     fake.set_global_limit(3);
     let resp = {
