@@ -48,8 +48,11 @@ on_both_databases! {
     async fn a_dropped_gateway_is_resumed_and_nothing_is_missed(backend: Backend) {
         let world = World::start(backend, &[]).await;
         world.add_old_member(ADMIN);
+        // Held, so the join happens while doorman is certainly disconnected.
+        world.discord.hold_gateway();
         world.discord.drop_gateway().await;
         world.discord.member_join(ANA, "ana").await;
+        world.discord.release_gateway();
         world.prompt_for(ANA).await;
         world.discord.wait_until("a RESUME", PATIENCE, |d| (d.resumes() >= 1).then_some(())).await;
         assert_eq!(world.discord.identifies(), 1, "resumed, not re-identified");
