@@ -7,17 +7,43 @@ use anyhow::Context;
 use tempfile::NamedTempFile;
 
 const FIRST_NAMES: &[&str] = &[
-    "Ana", "Bilal", "Chen", "Dara", "Emeka", "Fatima", "Gabriel", "Hana", "Ivan", "Jaya",
-    "Kofi", "Lucía", "Mateo", "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tomás",
-    "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoë", "Aarav", "Bea", "Céline", "Dmitri",
-    "Elif", "Finn",
+    "Ana", "Bilal", "Chen", "Dara", "Emeka", "Fatima", "Gabriel", "Hana", "Ivan", "Jaya", "Kofi",
+    "Lucía", "Mateo", "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tomás", "Uma", "Viktor",
+    "Wen", "Ximena", "Yusuf", "Zoë", "Aarav", "Bea", "Céline", "Dmitri", "Elif", "Finn",
 ];
 
 const LAST_NAMES: &[&str] = &[
-    "Abebe", "Becker", "Castillo", "Dubois", "Eriksen", "Fernandes", "García", "Haddad",
-    "Ito", "Jensen", "Kowalski", "Lindqvist", "Mensah", "Nakamura", "Okafor", "Petrov",
-    "Quispe", "Rahman", "Schmidt", "Tanaka", "Usman", "Varga", "Wright", "Xu", "Yilmaz",
-    "Zhang", "Andersson", "Bianchi", "Costa", "Das", "Evans",
+    "Abebe",
+    "Becker",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fernandes",
+    "García",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lindqvist",
+    "Mensah",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quispe",
+    "Rahman",
+    "Schmidt",
+    "Tanaka",
+    "Usman",
+    "Varga",
+    "Wright",
+    "Xu",
+    "Yilmaz",
+    "Zhang",
+    "Andersson",
+    "Bianchi",
+    "Costa",
+    "Das",
+    "Evans",
 ];
 
 const COLLEGES: &[&str] = &[

@@ -88,10 +88,15 @@ impl Server {
         format!("{}{path}", self.base_url)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The most memory the process has had resident so far (VmHWM), in MiB.
     pub fn peak_rss_mib(&self) -> anyhow::Result<f64> {
-        let path = format!("/proc/{}/status", self.child.id());
-        let status = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        let path = format!("/proc/{}/status", self.pid());
+        let status =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
         let kib: f64 = status
             .lines()
             .find_map(|line| line.strip_prefix("VmHWM:"))
@@ -105,7 +110,10 @@ impl Server {
         let health = self.url("/health");
         loop {
             if let Some(status) = self.child.try_wait()? {
-                bail!("doorman exited ({status}) during start-up:\n{}", self.log_tail());
+                bail!(
+                    "doorman exited ({status}) during start-up:\n{}",
+                    self.log_tail()
+                );
             }
             let answer = client
                 .get(&health)
