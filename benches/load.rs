@@ -13,11 +13,20 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`); if it is unreachable that backend is
 //! skipped. `psql` must be on the PATH for the `\copy` comparison.
 
+// A bench's root file is a crate root, so its modules are found next to it unless told.
+#[path = "load/cpu.rs"]
+mod cpu;
+#[path = "load/data.rs"]
 mod data;
+#[path = "load/database.rs"]
 mod database;
+#[path = "load/report.rs"]
 mod report;
+#[path = "load/server.rs"]
 mod server;
+#[path = "load/steps.rs"]
 mod steps;
+#[path = "load/traffic.rs"]
 mod traffic;
 
 use std::time::Duration;
@@ -84,11 +93,12 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(args.rows > 0, "--rows must be at least 1");
     anyhow::ensure!(args.clients > 0, "--clients must be at least 1");
 
+    // First, so that the load average it notes is from before the bench's own work.
+    let mut report = Report::new(&args);
     let client = steps::api_client()?;
     progress(format_args!("writing a {}-row CSV file", args.rows));
     let csv = data::write_csv(args.rows)?;
 
-    let mut report = Report::new(&args);
     for &backend in args.backend.backends() {
         progress(format_args!("== {backend} =="));
         if let Err(e) = run_backend(backend, &args, &client, &csv, &mut report).await {

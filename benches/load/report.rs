@@ -38,6 +38,7 @@ impl Row {
 
 pub struct Report {
     settings: String,
+    load_average: String,
     databases: Vec<String>,
     rows: Vec<Row>,
 }
@@ -57,6 +58,8 @@ impl Report {
         }
         Self {
             settings,
+            load_average: crate::cpu::load_average()
+                .map_or("unknown".into(), |l| format!("{l:.2}")),
             databases: Vec::new(),
             rows: Vec::new(),
         }
@@ -84,7 +87,9 @@ impl Report {
         let _ = writeln!(out, "- Run: {}", self.settings);
         let _ = writeln!(
             out,
-            "- The bench's clients run on the same cores as doorman (and PostgreSQL).\n"
+            "- The bench's clients run on the same cores as doorman (and PostgreSQL); \
+             the CPU notes say who used them. 1-minute load average before the run: {}\n",
+            self.load_average
         );
         let _ = writeln!(out, "| Backend | Measurement | Measured | Target | ✓/✗ |");
         let _ = writeln!(out, "|---|---|---|---|:-:|");

@@ -88,9 +88,13 @@ impl Server {
         format!("{}{path}", self.base_url)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The most memory the process has had resident so far (VmHWM), in MiB.
     pub fn peak_rss_mib(&self) -> anyhow::Result<f64> {
-        let path = format!("/proc/{}/status", self.child.id());
+        let path = format!("/proc/{}/status", self.pid());
         let status =
             std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
         let kib: f64 = status

@@ -77,37 +77,19 @@ pub fn definitions() -> Vec<Command> {
 }
 
 impl Bot {
-    /// Global commands, when doorman serves every server it is in.
-    pub(super) async fn register_global_commands(&self) {
-        if self.settings.guild_id.is_some() {
-            return;
-        }
+    /// Registers the commands: in one server when DISCORD_GUILD_ID names it (instant),
+    /// else globally (Discord may take a while to show them).
+    pub(super) async fn register_commands(&self, guild_id: Option<Id<GuildMarker>>) {
         let Some(application_id) = self.application_id.get() else {
             return;
         };
         let commands = definitions();
-        if let Err(error) = self
-            .http
-            .interaction(*application_id)
-            .set_global_commands(&commands)
-            .await
-        {
-            tracing::warn!(%error, "cannot register slash commands");
-        }
-    }
-
-    /// Server commands (instant, unlike global ones), when DISCORD_GUILD_ID is set.
-    pub(super) async fn register_guild_commands(&self, guild_id: Id<GuildMarker>) {
-        let Some(application_id) = self.application_id.get() else {
-            return;
+        let client = self.http.interaction(*application_id);
+        let registered = match guild_id {
+            Some(guild_id) => client.set_guild_commands(guild_id, &commands).await,
+            None => client.set_global_commands(&commands).await,
         };
-        let commands = definitions();
-        if let Err(error) = self
-            .http
-            .interaction(*application_id)
-            .set_guild_commands(guild_id, &commands)
-            .await
-        {
+        if let Err(error) = registered {
             tracing::warn!(%error, "cannot register slash commands");
         }
     }

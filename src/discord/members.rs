@@ -38,7 +38,7 @@ impl Bot {
             },
         );
         if self.settings.guild_id == Some(guild.id.get()) {
-            self.register_guild_commands(guild.id).await;
+            self.register_commands(Some(guild.id)).await;
         }
         self.reconcile(guild.id).await
     }

@@ -127,7 +127,9 @@ impl Bot {
                 let _ = self.user_id.set(ready.user.id);
                 tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "Discord bot connected");
                 let bot = self.clone();
-                tokio::spawn(async move { bot.register_global_commands().await });
+                if self.settings.guild_id.is_none() {
+                    tokio::spawn(async move { bot.register_commands(None).await });
+                }
             }
             Event::Resumed => self.status.set(true),
             Event::GatewayClose(_) => self.status.set(false),

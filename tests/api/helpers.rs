@@ -111,6 +111,9 @@ macro_rules! on_both_databases {
 }
 
 pub struct TestApp {
+    /// Stops the application (HTTP server and background work, such as the bot).
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stopped: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pub address: String,
     pub client: reqwest::Client,
     pub doorman: Doorman,
@@ -140,6 +143,11 @@ impl TestApp {
     }
 
     async fn start(backend: Backend, data_dir: tempfile::TempDir, vars: &[(&str, &str)]) -> Self {
+        // `RUST_LOG=doorman=debug cargo test ...` shows the application's logs for a test.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let mut env: HashMap<String, String> = HashMap::from([
             ("DATA_DIR".into(), data_dir.path().display().to_string()),
             ("BIND_ADDR".into(), "127.0.0.1:0".into()),
@@ -152,14 +160,44 @@ impl TestApp {
         let app = Application::build(&settings).await.expect("doorman starts");
         let address = format!("http://{}", app.local_addr());
         let doorman = app.doorman().clone();
-        tokio::spawn(app.run_until(std::future::pending()));
+        let (stop, stop_signal) = tokio::sync::oneshot::channel::<()>();
+        let stopped = tokio::spawn(app.run_until(async move {
+            let _ = stop_signal.await;
+        }));
         Self {
+            stop: Some(stop),
+            stopped: Some(stopped),
             address,
             client: reqwest::Client::new(),
             doorman,
             database_url,
             backend,
             data_dir,
+        }
+    }
+
+    /// Stops doorman and starts it again on the same database and data directory, with
+    /// these variables.
+    pub async fn restart(&mut self, vars: &[(&str, &str)]) {
+        self.stop().await;
+        let data_dir =
+            std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("temp dir"));
+        let url = self.database_url.clone();
+        let mut all = vec![("DATABASE_URL", url.as_str())];
+        all.extend_from_slice(vars);
+        *self = Self::start(self.backend, data_dir, &all).await;
+    }
+
+    /// Stops doorman as a shutdown would, and waits until it has.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(stopped) = self.stopped.take() {
+            stopped
+                .await
+                .expect("doorman stops")
+                .expect("doorman stops cleanly");
         }
     }
 

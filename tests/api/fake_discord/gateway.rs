@@ -60,6 +60,13 @@ async fn run(
     raw_query: String,
     query: HashMap<String, String>,
 ) {
+    // During an outage the connection waits here, before HELLO.
+    let mut held = shared.held.subscribe();
+    while *held.borrow_and_update() {
+        if held.changed().await.is_err() {
+            return;
+        }
+    }
     let (tx, mut rx) = unbounded_channel();
     let id = {
         let mut st = shared.lock();
@@ -162,6 +169,12 @@ async fn run(
                 }
                 Some(Control::Flush) => {
                     if flush(&shared, &mut conn, &mut socket).await.is_err() {
+                        end = Some(Next::Continue);
+                    }
+                }
+                Some(Control::RequestHeartbeat) => {
+                    let p = json!({"op": 1, "d": null, "s": null, "t": null});
+                    if socket.send(Message::Text(p.to_string().into())).await.is_err() {
                         end = Some(Next::Continue);
                     }
                 }
@@ -411,11 +424,15 @@ fn resume(st: &mut State, conn: &mut Conn, d: &Value) -> Next {
     if let Some(rec) = st.connection_log.iter_mut().find(|c| c.id == conn.id) {
         rec.outcome = "resume".into();
     }
-    let ok = match (st.sessions.get(sid), seq) {
-        (Some(s), Some(seq)) => s.resumable && seq <= s.seq,
-        _ => false,
-    };
-    if !ok {
+    let session_ok = st.sessions.get(sid).is_some_and(|s| s.resumable);
+    if session_ok && seq.is_none_or(|n| n > st.sessions[sid].seq) {
+        // A sequence number this session never sent.
+        if let Some(s) = st.sessions.get_mut(sid) {
+            s.resumable = false;
+        }
+        return Next::Close(4007, "Invalid seq.");
+    }
+    if !session_ok {
         // Not resumable: op 9 with d = false; the client must identify anew.
         if let Some(c) = st.connections.get(&conn.id) {
             let _ = c.tx.send(Control::InvalidSession(false));

@@ -30,10 +30,11 @@ impl Interaction {
         self.shared.lock().interactions[&self.id].payload.clone()
     }
 
-    /// Waits for the accepted callback body (`{"type": .., "data": ..}`); panics after 5 s,
-    /// listing rejected attempts (Discord itself gives up after 3 s).
+    /// Waits for the accepted callback body (`{"type": .., "data": ..}`); panics 2 s after
+    /// the callback window (Discord's 3 s) closed, listing rejected attempts.
     pub async fn response(&self) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let window = self.shared.lock().interaction_deadline;
+        let deadline = Instant::now() + window + Duration::from_secs(2);
         loop {
             let (resp, attempts) = {
                 let st = self.shared.lock();
@@ -97,26 +98,7 @@ impl Interaction {
     pub async fn visible_text(&self) -> String {
         let resp = self.response().await;
         let mut out = String::new();
-        let mut add = |m: &Value| {
-            if let Some(c) = m["content"].as_str() {
-                out.push_str(c);
-                out.push('\n');
-            }
-            for e in m["embeds"].as_array().into_iter().flatten() {
-                for k in ["title", "description"] {
-                    if let Some(t) = e[k].as_str() {
-                        out.push_str(t);
-                        out.push('\n');
-                    }
-                }
-                for f in e["fields"].as_array().into_iter().flatten() {
-                    out.push_str(f["name"].as_str().unwrap_or_default());
-                    out.push('\n');
-                    out.push_str(f["value"].as_str().unwrap_or_default());
-                    out.push('\n');
-                }
-            }
-        };
+        let mut add = |m: &Value| push_text(m, &mut out);
         add(&resp["data"]);
         if let Some(o) = self.original() {
             add(&o);
@@ -125,6 +107,37 @@ impl Interaction {
             add(&f);
         }
         out
+    }
+}
+
+/// Appends a message's visible text (content, embed title/description/fields, and
+/// Components V2 text displays) to `out`, a piece a line.
+pub fn push_text(m: &Value, out: &mut String) {
+    let mut line = |t: &str| {
+        if !t.is_empty() {
+            out.push_str(t);
+            out.push('\n');
+        }
+    };
+    if let Some(c) = m["content"].as_str() {
+        line(c);
+    }
+    for e in m["embeds"].as_array().into_iter().flatten() {
+        for k in ["title", "description"] {
+            line(e[k].as_str().unwrap_or_default());
+        }
+        for f in e["fields"].as_array().into_iter().flatten() {
+            line(f["name"].as_str().unwrap_or_default());
+            line(f["value"].as_str().unwrap_or_default());
+        }
+        line(e["footer"]["text"].as_str().unwrap_or_default());
+    }
+    let mut stack: Vec<&Value> = m["components"].as_array().into_iter().flatten().collect();
+    while let Some(c) = stack.pop() {
+        if c["type"] == 10 {
+            line(c["content"].as_str().unwrap_or_default());
+        }
+        stack.extend(c["components"].as_array().into_iter().flatten());
     }
 }
 
@@ -255,11 +268,14 @@ impl FakeDiscord {
     ) -> Interaction {
         let me = Arc::new(self.clone());
         let mut st = self.lock();
-        let msg = st
-            .messages
-            .get(&message_id)
-            .cloned()
+        let (msg, only_for) = st
+            .find_message(message_id)
             .unwrap_or_else(|| panic!("press_button: no message {message_id}"));
+        if let Some(owner) = only_for
+            && owner != user_id
+        {
+            panic!("press_button: message {message_id} is ephemeral, only {owner} sees it");
+        }
         let mut buttons = Vec::new();
         collect_buttons(&msg["components"], &mut buttons);
         let Some(button) = buttons.iter().find(|b| b["custom_id"] == custom_id) else {
@@ -437,6 +453,23 @@ impl FakeDiscord {
             .find(|c| c["name"] == name && c["type"].as_u64().unwrap_or(1) == 1)
             .cloned()
             .unwrap_or_else(|| panic!("run_command: the bot registered no command {name:?}"));
+        // Discord's client offers a command only where it may be used.
+        let in_dm = st.channels.get(&channel_id).is_some_and(|c| c.kind == 1);
+        if in_dm {
+            let dm_allowed = cmd.get("guild_id").is_none()
+                && cmd["dm_permission"] != false
+                && cmd["contexts"]
+                    .as_array()
+                    .is_none_or(|c| c.iter().any(|x| x == 1));
+            if !dm_allowed {
+                panic!("run_command: Discord does not offer {name:?} in DMs");
+            }
+        } else if cmd["contexts"]
+            .as_array()
+            .is_some_and(|c| !c.iter().any(|x| x == 0))
+        {
+            panic!("run_command: Discord does not offer {name:?} in servers");
+        }
         let (id, tok, mut v) = base(&mut st, 2, user_id, channel_id, admin);
         let options = if options.is_null() {
             json!([])

@@ -1,11 +1,83 @@
 //! A fake Discord for end-to-end tests of the bot: a server on 127.0.0.1 speaking
 //! Discord's REST API v10 (under `/api/v10`) and gateway protocol (WebSocket at
 //! `/gateway`, resumes at `/resume`), with one guild, and a record of what the bot did.
+//! Written from Discord's developer documentation; `checks.rs` drives it with the real
+//! twilight clients.
 //!
-//! Point the bot at it with `DISCORD_API_URL = fake.api_url()` (twilight-http:
-//! `Client::builder().proxy("127.0.0.1:PORT", true)`) and `DISCORD_GATEWAY_URL =
-//! fake.gateway_url()` (twilight-gateway: `ConfigBuilder::proxy_url`), token
-//! `FakeDiscord::BOT_TOKEN`.
+//! # Connecting a bot
+//! `fake.bot_settings()` gives `DISCORD_TOKEN`, `DISCORD_API_URL` (`http://127.0.0.1:PORT`),
+//! `DISCORD_GATEWAY_URL` (`ws://127.0.0.1:PORT/gateway`) and `DISCORD_GUILD_ID`. With
+//! twilight: `Client::builder().proxy("127.0.0.1:PORT", true)` (host and port, no scheme;
+//! `fake.proxy_host()`), and `ConfigBuilder::proxy_url(fake.gateway_url())` (twilight
+//! appends `/?v=10&encoding=json`). Install a rustls crypto provider first.
+//!
+//! # The world
+//! One guild, created at start: `@everyone` (its id is the guild's), the bot's managed
+//! role "doorman" at position 10 with Kick Members, Manage Roles, View Channel, Send
+//! Messages and Embed Links, text channels "general" and "verification", an owner, and
+//! the bot as a member. Tests add roles, channels and members, then play users: joining,
+//! leaving, pressing buttons, submitting modals, running commands.
+//!
+//! # Faithful to the documentation
+//! - Gateway: HELLO (heartbeat_interval 41250 ms, settable), op 1 answered by op 11 and
+//!   sent by the server on request, IDENTIFY checked (token with or without `Bot `, 4004;
+//!   intents: bits outside the defined ones 4013, privileged ones not enabled 4014; shard
+//!   4010; twice 4005; anything before it 4003; bad JSON 4002; unknown op 4001; more than
+//!   120 payloads a minute 4008), `v` other than 10 closes 4012. READY (v, user, unavailable
+//!   guilds, session_id, resume_gateway_url = `ws://127.0.0.1:PORT/resume`, shard,
+//!   application) then GUILD_CREATE with the GUILDS intent. Dispatches carry sequence
+//!   numbers and are filtered by intent (member events need GUILD_MEMBERS; MESSAGE_CREATE
+//!   needs GUILD_MESSAGES / DIRECT_MESSAGES; INTERACTION_CREATE always). GUILD_CREATE's
+//!   `members` holds only the bot unless GUILD_PRESENCES was granted, as Discord does.
+//!   RESUME replays what the session missed, then RESUMED; an unknown or ended session
+//!   gets op 9 `false`, a sequence never sent closes 4007. A client closing with 1000/1001
+//!   ends its session; other closes and dropped connections keep it resumable. Op 7, op 9
+//!   and close codes on demand. Op 8 answers GUILD_MEMBERS_CHUNK.
+//! - REST: success bodies shaped as the documented objects (all deserialise into
+//!   twilight-model types), 204 where Discord answers no content, JSON errors
+//!   `{"message", "code"}`: 401 code 0, 404 code 0 for unknown routes, 10003, 10004,
+//!   10007, 10008, 10011, 10013, 10015, 10062, 10063, 40060, 50001, 50006, 50007, 50013,
+//!   50027, 50033, 50109, and 50035 "Invalid Form Body" with Discord's nested `errors`
+//!   (`{"embeds": {"0": {"title": {"_errors": [{"code", "message"}]}}}}`).
+//! - Permissions and hierarchy: giving, taking, editing and moving roles need Manage
+//!   Roles and a role strictly below the bot's highest; kicking needs Kick Members and a
+//!   target below the bot, never the owner. Role changes send GUILD_MEMBER_UPDATE, kicks
+//!   GUILD_MEMBER_REMOVE; X-Audit-Log-Reason is percent-decoded and recorded.
+//! - DMs: Create DM always works; a message to a user whose DMs are closed, or who shares
+//!   no server with the bot any more, is 403 50007.
+//! - Rate limits: every answer carries X-RateLimit-Limit/Remaining/Reset/Reset-After/
+//!   Bucket; per-route buckets keyed by route and top-level resource (default 50 per s),
+//!   a global limit (50/s, interaction routes exempt), and injected 429s. A 429 adds
+//!   X-RateLimit-Scope (user/shared/global), Retry-After (whole seconds, rounded up),
+//!   X-RateLimit-Global on global ones, and the body `{message, retry_after, global}`.
+//!   X-RateLimit-Scope appears only on 429s, as documented — note that twilight 0.18 reads
+//!   the bucket headers only when that header is present, so it learns a bucket from its
+//!   first 429 and retries it (`set_scope_header_on_every_answer(true)` sends the header
+//!   on every answer, and then twilight paces itself).
+//! - Interactions: one callback per interaction (then 400 40060), only within 3 s (then
+//!   404 10062); types 4, 5, 6, 7, 9 checked against the interaction's kind; message and
+//!   modal payloads validated (content ≤ 2000, ≤ 10 embeds and their limits, ≤ 5 action
+//!   rows of ≤ 5 buttons or 1 select, custom ids 1..=100 and unique, modal title ≤ 45,
+//!   ≤ 5 components: action rows with one text input, labels, text displays; text input
+//!   style/lengths). `?with_response=true` answers the callback resource. Original
+//!   response GET/PATCH/DELETE, followups (the first after a deferred answer edits it),
+//!   tokens valid 15 minutes. Ephemeral messages are visible only through the interaction.
+//! - Commands: bulk overwrite and create, validated (names, descriptions, options), ids
+//!   kept across overwrites; `run_command` only where Discord's client would offer it.
+//!
+//! # Simplified
+//! - One guild, one shard (a shard count other than 1 closes 4010), no channel overwrites
+//!   (permissions are the member's guild permissions), no presences, voice, threads.
+//! - No transport compression: a `compress` query parameter is ignored (recorded in
+//!   `gateway_connections`) and frames are plain JSON text; `encoding=etf` closes 4002.
+//! - Sessions never expire and the server does not enforce heartbeat timeouts; no
+//!   invalid-request (Cloudflare) limit; no identify concurrency limit.
+//! - `member.permissions` of an admin is every permission bit (ADMINISTRATOR included), as
+//!   Discord computes it; a non-admin may still run an admin-only command (as if the
+//!   server granted an override), so the bot's own check is what is tested.
+//! - Membership screening: `pending` members are otherwise ordinary members.
+//! - Messages: attachments, stickers, polls and allowed_mentions are accepted unchecked;
+//!   `mentions` is filled from `<@id>` in content.
 
 #![allow(dead_code)]
 
@@ -31,6 +103,8 @@ use state::{Control, Injection, Member, Role, State, intent};
 
 pub(crate) struct Shared {
     state: Mutex<State>,
+    /// True while new gateway connections must wait before HELLO (an outage).
+    held: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -79,13 +153,17 @@ impl FakeDiscord {
         state.port = port;
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
+            held: tokio::sync::watch::Sender::new(false),
         });
         let ws = axum::routing::get(gateway::upgrade);
         let app = rest::router(shared.clone())
             .route("/gateway", ws.clone())
             .route("/gateway/", ws.clone())
             .route("/resume", ws.clone())
-            .route("/resume/", ws)
+            .route("/resume/", ws.clone())
+            // A configured URL with a trailing slash gives `/gateway//?v=10...`.
+            .route("/gateway/{*rest}", ws.clone())
+            .route("/resume/{*rest}", ws)
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -258,6 +336,19 @@ impl FakeDiscord {
         self.lock().heartbeat_interval_ms = ms;
     }
 
+    /// The global limit: requests per second across all non-interaction routes
+    /// (Discord's default for bots: 50).
+    pub fn set_global_limit(&self, per_second: u32) {
+        self.lock().global_limit = per_second.max(1);
+    }
+
+    /// Also send `X-RateLimit-Scope: user` on successful answers. Discord documents that
+    /// header on 429s only (the default here); twilight 0.18 reads a bucket's headers only
+    /// when it is present, so with this on it paces itself before the first 429.
+    pub fn set_scope_header_on_every_answer(&self, on: bool) {
+        self.lock().scope_header_always = on;
+    }
+
     /// Each REST bucket allows `limit` requests per `window` (default 50 per second).
     pub fn set_bucket_limit(&self, limit: u32, window: Duration) {
         let mut st = self.lock();
@@ -269,6 +360,9 @@ impl FakeDiscord {
 
     async fn join(&self, user_id: u64, name: &str, pending: bool) {
         let mut st = self.lock();
+        if st.members.contains_key(&user_id) {
+            panic!("member_join: {user_id} is already a member");
+        }
         st.ensure_user(user_id, name);
         st.members.insert(
             user_id,
@@ -382,6 +476,31 @@ impl FakeDiscord {
         }
     }
 
+    /// Starts a gateway outage: new connections are accepted but get no HELLO until
+    /// `release_gateway`. With `drop_gateway`, this guarantees events produced meanwhile
+    /// are queued and replayed on RESUME rather than raced by a quick reconnect.
+    pub fn hold_gateway(&self) {
+        self.shared.held.send_replace(true);
+    }
+
+    /// Ends the outage started by `hold_gateway`.
+    pub fn release_gateway(&self) {
+        self.shared.held.send_replace(false);
+    }
+
+    /// Sends op 1 (heartbeat request) on every connection; the bot must heartbeat at once.
+    pub async fn request_heartbeat(&self) {
+        for c in self.lock().connections.values() {
+            let _ = c.tx.send(Control::RequestHeartbeat);
+        }
+    }
+
+    /// The window for the first interaction callback (Discord: 3 s). Only widen it for a
+    /// machine too loaded to be fair to the bot; the default is Discord's.
+    pub fn set_interaction_deadline(&self, deadline: Duration) {
+        self.lock().interaction_deadline = deadline;
+    }
+
     /// Sends op 7 Reconnect on every connection.
     pub async fn request_reconnect(&self) {
         for c in self.lock().connections.values() {
@@ -436,15 +555,49 @@ impl FakeDiscord {
             .collect()
     }
 
-    /// One message by id (DM or channel).
+    /// One message by id (DM, channel, or an ephemeral interaction message).
     pub fn message(&self, message_id: u64) -> Option<Value> {
-        self.lock().messages.get(&message_id).cloned()
+        self.lock().find_message(message_id).map(|(m, _)| m)
+    }
+
+    /// Everything the bot answered to this user's interactions, oldest first: each
+    /// accepted callback body (`{type, data}`), then the original response as last
+    /// edited and the followups (message objects). Ephemeral answers included.
+    pub fn replies_to(&self, user_id: u64) -> Vec<Value> {
+        let st = self.lock();
+        let mut out = Vec::new();
+        for r in st.interactions.values().filter(|r| r.user_id == user_id) {
+            if let Some(resp) = &r.response {
+                out.push(resp.clone());
+            }
+            if let Some(o) = &r.original {
+                out.push(o.clone());
+            }
+            out.extend(r.followups.iter().cloned());
+        }
+        out
+    }
+
+    /// All text of `replies_to(user)` (contents, embed titles, descriptions, fields),
+    /// one piece a line: for asserting on wording.
+    pub fn reply_text(&self, user_id: u64) -> String {
+        let mut out = String::new();
+        for v in self.replies_to(user_id) {
+            let m = if v.get("type").is_some() && v.get("data").is_some() {
+                &v["data"]
+            } else {
+                &v
+            };
+            interactions::push_text(m, &mut out);
+        }
+        out
     }
 
     /// The custom ids of the buttons of a message.
     pub fn buttons(&self, message_id: u64) -> Vec<String> {
-        self.message(message_id)
-            .map(|m| {
+        self.lock()
+            .find_message(message_id)
+            .map(|(m, _)| {
                 let mut out = Vec::new();
                 interactions::collect_buttons(&m["components"], &mut out);
                 out.into_iter()
@@ -516,6 +669,12 @@ impl FakeDiscord {
             .collect()
     }
 
+    /// Every dispatch the fake produced (to all sessions with the intent), in order:
+    /// `(event name, d)`.
+    pub fn dispatches(&self) -> Vec<(String, Value)> {
+        self.lock().dispatch_log.clone()
+    }
+
     /// Every payload the bot sent on the gateway.
     pub fn gateway_payloads(&self) -> Vec<Value> {
         self.lock().gateway_payloads.clone()
@@ -533,6 +692,26 @@ impl FakeDiscord {
     /// Every REST request with its route template, JSON body and audit-log reason.
     pub fn request_log(&self) -> Vec<RequestRecord> {
         self.lock().requests.clone()
+    }
+
+    /// `(route, audit-log reason)` of every request that carried X-Audit-Log-Reason.
+    pub fn audit_log(&self) -> Vec<(String, String)> {
+        self.lock()
+            .requests
+            .iter()
+            .filter_map(|r| Some((r.route.clone(), r.audit_log_reason.clone()?)))
+            .collect()
+    }
+
+    /// The settings a bot needs to reach this fake: `DISCORD_TOKEN`, `DISCORD_API_URL`,
+    /// `DISCORD_GATEWAY_URL`, `DISCORD_GUILD_ID`.
+    pub fn bot_settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("DISCORD_TOKEN", Self::BOT_TOKEN.to_owned()),
+            ("DISCORD_API_URL", self.api_url()),
+            ("DISCORD_GATEWAY_URL", self.gateway_url()),
+            ("DISCORD_GUILD_ID", self.guild_id().to_string()),
+        ]
     }
 
     /// Polls `check` every 20 ms until it returns Some; panics naming `what` on timeout.

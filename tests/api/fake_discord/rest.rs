@@ -36,6 +36,11 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/gateway/bot", get(get_gateway_bot))
         .route("/users/@me", get(current_user))
         .route("/users/@me/channels", post(create_dm))
+        .route("/users/@me/guilds", get(current_user_guilds))
+        .route(
+            "/users/@me/guilds/{guild_id}/member",
+            get(current_user_member),
+        )
         .route("/users/{user_id}", get(get_user))
         .route("/applications/@me", get(current_application))
         .route("/oauth2/applications/@me", get(current_application))
@@ -60,7 +65,14 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             axum::routing::delete(delete_guild_command),
         )
         .route("/guilds/{guild_id}", get(get_guild))
-        .route("/guilds/{guild_id}/roles", get(get_roles).post(create_role))
+        .route(
+            "/guilds/{guild_id}/roles",
+            get(get_roles).post(create_role).patch(move_roles),
+        )
+        .route(
+            "/guilds/{guild_id}/roles/{role_id}",
+            get(get_role).patch(modify_role).delete(delete_role),
+        )
         .route("/guilds/{guild_id}/channels", get(get_channels))
         .route("/guilds/{guild_id}/members", get(list_members))
         .route(
@@ -254,14 +266,16 @@ fn rate_headers(
 
 fn too_many(scope: &str, retry_after: f64, limit: u32, bucket: &str) -> Response {
     let global = scope == "global";
-    let mut body = json!({
-        "message": "You are being rate limited.",
+    let message = if scope == "shared" {
+        "The resource is being rate limited."
+    } else {
+        "You are being rate limited."
+    };
+    let body = json!({
+        "message": message,
         "retry_after": (retry_after * 1000.0).round() / 1000.0,
         "global": global,
     });
-    if global {
-        body["code"] = json!(0);
-    }
     let mut resp = json_answer(StatusCode::TOO_MANY_REQUESTS, body);
     let h = resp.headers_mut();
     if !global {
@@ -341,16 +355,38 @@ async fn rest_layer(
         return resp;
     }
 
-    // Injected 429s, then the real bucket.
+    // Injected 429s, then the global limit (interaction routes are exempt), then the
+    // route's bucket.
+    let interaction_route =
+        route_tmpl.starts_with("/interactions/") || route_tmpl.starts_with("/webhooks/");
     let limited = {
         let mut st = shared.lock();
         let limit = st.bucket_limit;
+        let now = Instant::now();
+        let global_over = if interaction_route {
+            None
+        } else {
+            // A fixed window opened by the first request, as clients count it; it closes
+            // 50 ms early so a client that opened its own window a moment before ours
+            // (network latency) never lands its next window in our old one.
+            if now.duration_since(st.global_window.0) >= GLOBAL_WINDOW {
+                st.global_window = (now, 0);
+            }
+            st.global_window.1 += 1;
+            (st.global_window.1 > st.global_limit).then(|| {
+                GLOBAL_WINDOW
+                    .saturating_sub(now.duration_since(st.global_window.0))
+                    .as_secs_f64()
+            })
+        };
         let injected = st.injections.iter_mut().find(|i| {
             i.times > 0 && i.method.eq_ignore_ascii_case(&method) && i.route == route_tmpl
         });
         if let Some(inj) = injected {
             inj.times -= 1;
             Some(too_many(inj.scope, inj.retry_after, limit, &bucket))
+        } else if let Some(wait) = global_over {
+            Some(too_many("global", wait, limit, &bucket))
         } else {
             let window = st.bucket_window;
             let now = Instant::now();
@@ -378,7 +414,7 @@ async fn rest_layer(
 
     let req = Request::from_parts(parts, Body::from(bytes.clone()));
     let mut resp = next.run(req).await;
-    let (limit, remaining, reset_after) = {
+    let (limit, remaining, reset_after, scope_always) = {
         let st = shared.lock();
         let b = st.buckets.get(&bucket_key);
         let used = b.map_or(0, |b| b.used);
@@ -389,9 +425,14 @@ async fn rest_layer(
             st.bucket_limit,
             st.bucket_limit.saturating_sub(used),
             left.as_secs_f64(),
+            st.scope_header_always,
         )
     };
     rate_headers(resp.headers_mut(), limit, remaining, reset_after, &bucket);
+    if scope_always {
+        resp.headers_mut()
+            .insert("x-ratelimit-scope", HeaderValue::from_static("user"));
+    }
     record(&shared, resp.status().as_u16());
     resp
 }
@@ -429,6 +470,33 @@ async fn get_user(AxState(shared): St, Path(user_id): Path<String>) -> Res {
         return Err(error(404, 10013, "Unknown User"));
     }
     Ok(json_answer(StatusCode::OK, st.user_json(id)))
+}
+
+async fn current_user_guilds(AxState(shared): St) -> Response {
+    let st = shared.lock();
+    let bot = st.bot_user_id;
+    json_answer(
+        StatusCode::OK,
+        json!([{
+            "id": st.guild_id.to_string(),
+            "name": "Doorman Test Server",
+            "icon": null,
+            "banner": null,
+            "owner": false,
+            "permissions": st.permissions(bot).to_string(),
+            "features": ["MEMBER_VERIFICATION_GATE_ENABLED"],
+        }]),
+    )
+}
+
+async fn current_user_member(AxState(shared): St, Path(guild): Path<String>) -> Res {
+    let st = shared.lock();
+    check_guild(&st, &guild)?;
+    Ok(json_answer(
+        StatusCode::OK,
+        st.member_json(st.bot_user_id, true)
+            .expect("the bot is a member"),
+    ))
 }
 
 async fn current_application(AxState(shared): St) -> Response {
@@ -807,6 +875,146 @@ async fn create_role(AxState(shared): St, Path(guild): Path<String>, body: Bytes
         Some(intent::GUILDS),
     );
     Ok(json_answer(StatusCode::OK, rj))
+}
+
+async fn get_role(AxState(shared): St, Path((guild, role)): Path<(String, String)>) -> Res {
+    let st = shared.lock();
+    check_guild(&st, &guild)?;
+    let role = snowflake("role_id", &role)?;
+    let r = st
+        .roles
+        .get(&role)
+        .ok_or_else(|| error(404, 10011, "Unknown Role"))?;
+    Ok(json_answer(StatusCode::OK, st.role_json(r)))
+}
+
+/// The bot may edit a role only with Manage Roles and below its own highest role.
+fn check_edit_role(st: &State, role: u64) -> Result<(), Response> {
+    let Some(r) = st.roles.get(&role) else {
+        return Err(error(404, 10011, "Unknown Role"));
+    };
+    let bot = st.bot_user_id;
+    if st.permissions(bot) & perm::MANAGE_ROLES == 0 || r.position >= st.top_position(bot) {
+        return Err(error(403, 50013, "Missing Permissions"));
+    }
+    Ok(())
+}
+
+fn role_updated(st: &mut State, role: u64) -> Value {
+    let r = st.roles[&role].clone();
+    let rj = st.role_json(&r);
+    let gid = st.guild_id.to_string();
+    st.dispatch(
+        "GUILD_ROLE_UPDATE",
+        json!({"guild_id": gid, "role": rj}),
+        Some(intent::GUILDS),
+    );
+    rj
+}
+
+async fn modify_role(
+    AxState(shared): St,
+    Path((guild, role)): Path<(String, String)>,
+    body: Bytes,
+) -> Res {
+    let body = parse_body(&body)?;
+    let mut st = shared.lock();
+    check_guild(&st, &guild)?;
+    let role = snowflake("role_id", &role)?;
+    check_edit_role(&st, role)?;
+    let bot = st.bot_user_id;
+    if let Some(p) = body.get("permissions").filter(|p| !p.is_null()) {
+        let Some(bits) = p
+            .as_str()
+            .and_then(|s| s.parse::<u64>().ok())
+            .or(p.as_u64())
+        else {
+            return Err(invalid_form(&vec![(
+                "permissions".into(),
+                "NUMBER_TYPE_COERCE",
+                format!("Value \"{p}\" is not int."),
+            )]));
+        };
+        if bits & !st.permissions(bot) != 0 {
+            return Err(error(403, 50013, "Missing Permissions"));
+        }
+        st.roles.get_mut(&role).expect("role").permissions = bits;
+    }
+    let r = st.roles.get_mut(&role).expect("role");
+    if let Some(name) = body.get("name").and_then(Value::as_str) {
+        r.name = name.to_owned();
+    }
+    if let Some(c) = body.get("color").and_then(Value::as_u64) {
+        r.color = c;
+    }
+    if let Some(h) = body.get("hoist").and_then(Value::as_bool) {
+        r.hoist = h;
+    }
+    if let Some(m) = body.get("mentionable").and_then(Value::as_bool) {
+        r.mentionable = m;
+    }
+    Ok(json_answer(StatusCode::OK, role_updated(&mut st, role)))
+}
+
+async fn move_roles(AxState(shared): St, Path(guild): Path<String>, body: Bytes) -> Res {
+    let body = parse_body(&body)?;
+    let mut st = shared.lock();
+    check_guild(&st, &guild)?;
+    let Some(list) = body.as_array() else {
+        return Err(invalid_form(&vec![(
+            String::new(),
+            "BASE_TYPE_LIST",
+            "Must be a list.".into(),
+        )]));
+    };
+    let top = st.top_position(st.bot_user_id);
+    let mut moves = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let raw = item["id"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| item["id"].to_string());
+        let id = snowflake(&format!("{i}.id"), &raw)?;
+        check_edit_role(&st, id)?;
+        if let Some(pos) = item.get("position").and_then(Value::as_i64) {
+            if pos >= top || pos < 1 {
+                return Err(error(403, 50013, "Missing Permissions"));
+            }
+            moves.push((id, pos));
+        }
+    }
+    for (id, pos) in &moves {
+        st.roles.get_mut(id).expect("role").position = *pos;
+    }
+    for (id, _) in &moves {
+        role_updated(&mut st, *id);
+    }
+    Ok(json_answer(StatusCode::OK, Value::Array(st.roles_json())))
+}
+
+async fn delete_role(AxState(shared): St, Path((guild, role)): Path<(String, String)>) -> Res {
+    let mut st = shared.lock();
+    check_guild(&st, &guild)?;
+    let role = snowflake("role_id", &role)?;
+    check_edit_role(&st, role)?;
+    if role == st.guild_id || st.roles[&role].managed_by_bot.is_some() {
+        return Err(invalid_form(&vec![(
+            "role_id".into(),
+            "INVALID_ROLE",
+            "This role cannot be deleted".into(),
+        )]));
+    }
+    st.roles.remove(&role);
+    for m in st.members.values_mut() {
+        m.roles.retain(|r| *r != role);
+    }
+    let gid = st.guild_id.to_string();
+    st.dispatch(
+        "GUILD_ROLE_DELETE",
+        json!({"guild_id": gid, "role_id": role.to_string()}),
+        Some(intent::GUILDS),
+    );
+    Ok(no_content())
 }
 
 async fn get_channels(AxState(shared): St, Path(guild): Path<String>) -> Res {
@@ -1288,8 +1496,9 @@ async fn delete_message(AxState(shared): St, Path((c, m)): Path<(String, String)
 
 // ---------------------------------------------------------------- interactions
 
-/// How long after INTERACTION_CREATE the first callback is accepted.
-pub const CALLBACK_WINDOW: Duration = Duration::from_secs(3);
+/// The global limit's window (see `rest_layer`).
+const GLOBAL_WINDOW: Duration = Duration::from_millis(950);
+
 /// How long an interaction token stays valid for edits and followups.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
@@ -1332,7 +1541,7 @@ fn callback(
             "Interaction has already been acknowledged.",
         ));
     }
-    if rec.created.elapsed() > CALLBACK_WINDOW {
+    if rec.created.elapsed() > st.interaction_deadline {
         return Err(error(404, 10062, "Unknown interaction"));
     }
     let kind = body.get("type").and_then(Value::as_u64);
@@ -1397,7 +1606,7 @@ fn callback(
             "authorizing_integration_owners": {"0": st.guild_id.to_string()},
         },
     });
-    let msg_kind = if rec.kind == 2 { 20 } else { 19 };
+    let msg_kind = if rec.kind == 2 { 20 } else { 0 };
     match kind {
         4 => {
             let msg = build_message(st, rec.channel_id, &data, msg_kind, Some(meta));

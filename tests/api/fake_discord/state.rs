@@ -152,6 +152,8 @@ pub enum Control {
     Drop,
     /// Send op 7 Reconnect.
     Reconnect,
+    /// Send op 1: the gateway asks for an immediate heartbeat.
+    RequestHeartbeat,
     /// Send op 9 Invalid Session with this `d`.
     InvalidSession(bool),
     /// Send a close frame with this code and end the connection.
@@ -209,10 +211,19 @@ pub struct State {
     pub buckets: HashMap<String, Bucket>,
     pub bucket_limit: u32,
     pub bucket_window: Duration,
+    /// Requests per second across all non-interaction routes (Discord: 50).
+    pub global_limit: u32,
+    /// Send `X-RateLimit-Scope: user` on every answer, not only on 429s.
+    pub scope_header_always: bool,
+    /// Every dispatch the fake produced: `(event name, data)`.
+    pub dispatch_log: Vec<(String, Value)>,
+    pub global_window: (Instant, u32),
     pub members_intent_enabled: bool,
     pub presences_intent_enabled: bool,
     pub message_content_intent_enabled: bool,
     pub heartbeat_interval_ms: u64,
+    /// How long after INTERACTION_CREATE the first callback is accepted (Discord: 3 s).
+    pub interaction_deadline: Duration,
     pub sessions: HashMap<String, Session>,
     pub connections: HashMap<u64, ConnectionHandle>,
     pub connection_log: Vec<ConnectionRecord>,
@@ -260,10 +271,15 @@ impl State {
             buckets: HashMap::new(),
             bucket_limit: 50,
             bucket_window: Duration::from_secs(1),
+            global_limit: 50,
+            scope_header_always: false,
+            dispatch_log: Vec::new(),
+            global_window: (Instant::now(), 0),
             members_intent_enabled: true,
             presences_intent_enabled: false,
             message_content_intent_enabled: false,
             heartbeat_interval_ms: 41_250,
+            interaction_deadline: Duration::from_secs(3),
             sessions: HashMap::new(),
             connections: HashMap::new(),
             connection_log: Vec::new(),
@@ -658,11 +674,28 @@ impl State {
         })
     }
 
+    /// A message by id: a stored one, or an ephemeral interaction message, with the
+    /// user who alone can see it in that case.
+    pub fn find_message(&self, message_id: u64) -> Option<(Value, Option<u64>)> {
+        if let Some(m) = self.messages.get(&message_id) {
+            return Some((m.clone(), None));
+        }
+        let id = message_id.to_string();
+        self.interactions.values().find_map(|r| {
+            r.original
+                .iter()
+                .chain(r.followups.iter())
+                .find(|m| m["id"].as_str() == Some(id.as_str()))
+                .map(|m| (m.clone(), Some(r.user_id)))
+        })
+    }
+
     // ---------- gateway dispatch ----------
 
     /// Queues a dispatch on every live session whose intents include `needed` (None =
     /// sent regardless of intents) and tells their connections to send it.
     pub fn dispatch(&mut self, event: &str, data: Value, needed: Option<u64>) {
+        self.dispatch_log.push((event.to_owned(), data.clone()));
         for session in self.sessions.values_mut() {
             if !session.resumable {
                 continue;

@@ -1,0 +1,111 @@
+//! When things go wrong: restarts, dropped connections, rate limits, raids.
+
+use serde_json::json;
+
+use super::{PATIENCE, World, reply_text};
+use crate::helpers::Backend;
+use crate::on_both_databases;
+
+const ADMIN: u64 = 700_000_000_000_000_001;
+const ANA: u64 = 700_000_000_000_000_002;
+
+on_both_databases! {
+    async fn a_member_pending_across_a_restart_is_kicked_once_after_it(backend: Backend) {
+        let mut world = World::start(backend, &[("VERIFICATION_TIMEOUT", "3")]).await;
+        world.add_old_member(ADMIN);
+        world.discord.member_join(ANA, "ana").await;
+        world.prompt_for(ANA).await;
+        world.app.stop().await;
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+        assert!(world.discord.kicks().is_empty(), "nobody kicks while doorman is down");
+
+        world.restart(&[("VERIFICATION_TIMEOUT", "3")]).await;
+        world.wait_for_kick(ANA).await;
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        assert_eq!(world.discord.kicks().len(), 1, "exactly once");
+    }
+
+    async fn a_member_who_joined_while_doorman_was_down_is_prompted_on_return(backend: Backend) {
+        let mut world = World::start(backend, &[]).await;
+        world.add_old_member(ADMIN);
+        world.app.stop().await;
+        world.discord.member_join(ANA, "ana").await;
+        world.restart(&[]).await;
+        world.prompt_for(ANA).await;
+        world.wait_for_role(ANA, world.unverified_role).await;
+    }
+
+    async fn members_from_before_doorman_are_never_prompted(backend: Backend) {
+        let discord = crate::fake_discord::FakeDiscord::start().await;
+        let long_ago = chrono::Utc::now() - chrono::Duration::days(30);
+        discord.add_existing_member(ANA, "old-timer", long_ago, &[]);
+        let world = World::start_on(discord, backend, &[("VERIFICATION_TIMEOUT", "1")]).await;
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        assert!(world.discord.dms_to(ANA).is_empty());
+        assert!(world.discord.kicks().is_empty());
+    }
+
+    async fn a_dropped_gateway_is_resumed_and_nothing_is_missed(backend: Backend) {
+        let world = World::start(backend, &[]).await;
+        world.add_old_member(ADMIN);
+        // Held, so the join happens while doorman is certainly disconnected.
+        world.discord.hold_gateway();
+        world.discord.drop_gateway().await;
+        world.discord.member_join(ANA, "ana").await;
+        world.discord.release_gateway();
+        world.prompt_for(ANA).await;
+        world.discord.wait_until("a RESUME", PATIENCE, |d| (d.resumes() >= 1).then_some(())).await;
+        assert_eq!(world.discord.identifies(), 1, "resumed, not re-identified");
+    }
+
+    async fn a_rate_limited_role_assignment_is_retried(backend: Backend) {
+        let world = World::start(backend, &[]).await;
+        world.add_old_member(ADMIN);
+        let (_, token) = world.app.invite("ana@example.org").await;
+        world.discord.member_join(ANA, "ana").await;
+        world.wait_for_role(ANA, world.unverified_role).await;
+        world.discord.rate_limit("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", 1, 0.3);
+        world.verify(ANA, "ana@example.org", &token).await;
+        world.wait_for_role(ANA, world.member_role).await;
+        let role_puts: Vec<u16> = world.discord.requests().into_iter()
+            .filter(|(method, path, _)| method == "PUT" && path.contains(&format!("/roles/{}", world.member_role)))
+            .map(|(_, _, status)| status)
+            .collect();
+        assert_eq!(role_puts, [429, 204], "retried after the 429");
+    }
+
+    async fn a_burst_of_kicks_is_held_until_an_admin_confirms(backend: Backend) {
+        let world = World::start(backend, &[("VERIFICATION_TIMEOUT", "1"), ("KICK_BURST_LIMIT", "2")]).await;
+        world.add_old_member(ADMIN);
+        let raiders: Vec<u64> = (0..3).map(|i| ANA + 10 + i).collect();
+        for raider in &raiders {
+            world.discord.member_join(*raider, "raider").await;
+        }
+        world.discord.wait_until("a held-kicks notice in the log channel", PATIENCE, |d| {
+            d.channel_messages(world.log_channel).iter().any(|m| m["content"].as_str().is_some_and(|c| c.contains("held"))).then_some(())
+        }).await;
+        assert!(world.discord.kicks().is_empty(), "nobody kicked yet");
+        assert_eq!(world.app.events("kind=discord_kicks_held").await.len(), 1);
+
+        let reply = world.discord.run_command(ADMIN, "confirm_kicks", json!([]), true).await.response().await;
+        assert!(reply_text(&reply).0.contains("3 held kick(s) confirmed"), "{}", reply_text(&reply).0);
+        world.discord.wait_until("all three kicked", PATIENCE, |d| (d.kicks().len() == 3).then_some(())).await;
+    }
+
+    async fn cancelled_kicks_give_a_fresh_deadline(backend: Backend) {
+        let world = World::start(backend, &[("VERIFICATION_TIMEOUT", "1"), ("KICK_BURST_LIMIT", "1")]).await;
+        world.add_old_member(ADMIN);
+        for i in 0..2 {
+            world.discord.member_join(ANA + 20 + i, "raider").await;
+        }
+        world.discord.wait_until("held kicks", PATIENCE, |d| {
+            d.channel_messages(world.log_channel).iter().any(|m| m["content"].as_str().is_some_and(|c| c.contains("held"))).then_some(())
+        }).await;
+        // A long timeout for the fresh deadlines, so nothing comes due again in this test.
+        world.discord.run_command(ADMIN, "set_timeout", json!([{"name": "minutes", "type": 4, "value": 60}]), true).await.response().await;
+        let reply = world.discord.run_command(ADMIN, "cancel_kicks", json!([]), true).await.response().await;
+        assert!(reply_text(&reply).0.contains("2 held kick(s) called off"));
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        assert!(world.discord.kicks().is_empty());
+    }
+}
