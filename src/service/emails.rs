@@ -237,8 +237,10 @@ impl Doorman {
     pub async fn batch_report(&self, batch: &QueuedBatch) -> Result<SendReport, ServiceError> {
         let counts = self.store().batch_counts(&batch.batch_id).await?;
         let mut message = format!(
-            "{} emails sent, {} failed, {} still queued",
-            counts.sent, counts.failed, counts.queued
+            "{} sent, {} failed, {} still queued",
+            emails(counts.sent),
+            counts.failed,
+            counts.queued
         );
         if !batch.skipped.is_empty() {
             message.push_str(&format!("; {} skipped", batch.skipped.len()));
@@ -469,6 +471,15 @@ impl Doorman {
     pub fn invitation_subject(&self) -> String {
         let s = &self.mailer().settings;
         message::subject(&s.subject, &s.community, false)
+    }
+}
+
+/// "1 email", "2 emails".
+fn emails(n: i64) -> String {
+    if n == 1 {
+        "1 email".into()
+    } else {
+        format!("{n} emails")
     }
 }
 
