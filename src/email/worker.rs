@@ -16,8 +16,12 @@ use crate::service::{Doorman, ServiceError};
 use crate::store::{ClaimedEmail, EmailResult};
 
 /// How often the reminder schedule is looked at (new invitations are what change it,
-/// and reminders are counted in days).
+/// and reminders are counted in days), and old webhook event ids forgotten.
 const REMINDER_CHECK: Duration = Duration::from_secs(60);
+
+/// How long applied webhook event ids are remembered (SendGrid retries a delivery for
+/// up to a day or so; a week leaves room).
+const WEBHOOK_MEMORY: chrono::Duration = chrono::Duration::days(7);
 
 /// A token this close to expiry is replaced before it is emailed.
 const MIN_TOKEN_LIFE: chrono::Duration = chrono::Duration::hours(1);
@@ -325,11 +329,15 @@ pub fn spawn(doorman: Doorman, mut stop: watch::Receiver<bool>) -> tokio::task::
             if *stop.borrow() {
                 break;
             }
-            if !doorman.mailer().settings.reminder_days.is_empty()
-                && tokio::time::Instant::now() >= next_reminders
-            {
-                if let Err(e) = doorman.queue_due_reminders().await {
+            if tokio::time::Instant::now() >= next_reminders {
+                if !doorman.mailer().settings.reminder_days.is_empty()
+                    && let Err(e) = doorman.queue_due_reminders().await
+                {
                     tracing::error!(error = %e, "could not queue reminders");
+                }
+                let forget_before = crate::domain::now() - WEBHOOK_MEMORY;
+                if let Err(e) = doorman.store().prune_webhook_events(forget_before).await {
+                    tracing::warn!(error = %e, "could not prune old webhook event ids");
                 }
                 next_reminders = tokio::time::Instant::now() + REMINDER_CHECK;
             }

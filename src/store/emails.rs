@@ -453,6 +453,18 @@ impl Store {
         }))
     }
 
+    /// Forgets the ids of webhook events received before `before`: SendGrid stops
+    /// redelivering an event long before then, so the table stays small.
+    pub async fn prune_webhook_events(&self, before: DateTime<Utc>) -> Result<u64> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query("DELETE FROM webhook_events WHERE received_at < $1")
+                .bind(before)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+
     /// Applies one provider event, once: false if this event id was applied before.
     pub async fn apply_webhook_change(&self, change: &WebhookChange) -> Result<bool> {
         let now = crate::domain::now();

@@ -115,6 +115,16 @@ on_both_databases! {
         assert!(listed["email_error"].as_str().unwrap().starts_with("deferred"));
     }
 
+    async fn event_ids_are_forgotten_once_pruned(backend: Backend) {
+        let (signed, _, invitee, email) = emailed(backend).await;
+        let deferred = event("deferred", "old-id", invitee, &email);
+        signed.post(&json!([deferred])).await;
+        let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+        assert_eq!(signed.app.doorman.store().prune_webhook_events(later).await.unwrap(), 1);
+        let again: Value = signed.post(&json!([deferred])).await.json().await.unwrap();
+        assert_eq!(again["applied"], 1);
+    }
+
     async fn unsigned_and_badly_signed_requests_are_refused(backend: Backend) {
         let (signed, _, invitee, email) = emailed(backend).await;
         let body = json!([event("bounce", "x1", invitee, &email)]);
