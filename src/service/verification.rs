@@ -8,6 +8,7 @@ use super::{Doorman, ServiceError};
 use crate::domain::Email;
 use crate::domain::event::{Actor, Channel, EventKind, NewEvent};
 use crate::domain::invitee::{DiscordUserId, Invitee, token_expired};
+use crate::store::RecentFailures;
 
 /// An attempt, as typed by the person.
 #[derive(Debug, Clone)]
@@ -77,7 +78,11 @@ impl Doorman {
         let now = crate::domain::now();
         let email = Email::normalise(request.email);
         let email: String = email.chars().take(254).collect();
-        let recent_failures = self.check_throttle(&email, now).await?;
+        let (recent, invitee) = self
+            .store()
+            .verification_lookup(&email, now - self.throttle_window())
+            .await?;
+        let recent_failures = self.check_throttle(recent, now)?;
         let failure = |reason| Attempt {
             email: &email,
             recent_failures,
@@ -86,7 +91,7 @@ impl Doorman {
             now,
         };
 
-        let Some(invitee) = self.store().invitee_by_email(&email).await? else {
+        let Some(invitee) = invitee else {
             self.record_failure(failure(Failure::UnknownEmail), None)
                 .await?;
             return Ok(VerifyOutcome::NotFound);
@@ -143,9 +148,12 @@ impl Doorman {
     }
 
     /// Refuses the attempt if the email has used up its failures; else says how many it has.
-    async fn check_throttle(&self, email: &str, now: DateTime<Utc>) -> Result<i64, ServiceError> {
+    fn check_throttle(
+        &self,
+        recent: RecentFailures,
+        now: DateTime<Utc>,
+    ) -> Result<i64, ServiceError> {
         let window = self.throttle_window();
-        let recent = self.store().recent_failures(email, now - window).await?;
         if recent.count < i64::from(self.inner.throttle.max_failures) {
             return Ok(recent.count);
         }

@@ -115,12 +115,27 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
-                .await?;
-            Ok(Self::Sqlite(pool))
+            // A new database file is switched to WAL on first contact, which needs a
+            // moment of exclusive access: processes opening it at the same instant can be
+            // told "locked" once, and simply try again.
+            let mut attempts = 0;
+            loop {
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options.clone())
+                    .await;
+                match pool {
+                    Ok(pool) => return Ok(Self::Sqlite(pool)),
+                    Err(sqlx::Error::Database(e))
+                        if attempts < 5 && e.message().contains("locked") =>
+                    {
+                        attempts += 1;
+                        tokio::time::sleep(Duration::from_millis(100 * attempts)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
         } else {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()

@@ -52,7 +52,10 @@ on_both_databases! {
 
         let reason = world.wait_for_kick(ANA).await;
         assert_eq!(reason.as_deref(), Some("Verification failed too many times"));
-        assert_eq!(world.app.events("kind=discord_kicked_for_attempts").await.len(), 1);
+        crate::discord::wait_for("the kick to be recorded", || async {
+            (world.app.events("kind=discord_kicked_for_attempts").await.len() == 1).then_some(())
+        })
+        .await;
     }
 
     async fn a_member_who_does_not_verify_in_time_is_kicked(backend: Backend) {
@@ -63,7 +66,10 @@ on_both_databases! {
         assert_eq!(reason.as_deref(), Some("Verification timeout"));
         let farewell = world.discord.dms_to(ANA);
         assert!(farewell.iter().any(|m| m["content"].as_str().is_some_and(|c| c.contains("did not verify in time"))));
-        assert_eq!(world.app.events("kind=discord_kicked_for_timeout").await.len(), 1);
+        crate::discord::wait_for("the kick to be recorded", || async {
+            (world.app.events("kind=discord_kicked_for_timeout").await.len() == 1).then_some(())
+        })
+        .await;
         // Nothing more happens to them.
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         assert_eq!(world.discord.kicks().len(), 1);
