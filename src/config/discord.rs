@@ -108,7 +108,7 @@ impl DiscordSettings {
                 .map(|raw| role_rules(&raw))
                 .transpose()?
                 .unwrap_or_default(),
-            community_name: name("COMMUNITY_NAME", "our community"),
+            community_name: name("COMMUNITY_NAME", "Our community"),
         }))
     }
 }

@@ -372,9 +372,10 @@ impl Bot {
             .discord_member_count(&guild_id.to_string(), MemberState::Held)
             .await?;
         Ok(format!(
-            "Database: {database} ({})\nEmail: not configured in this version\nBot: connected\n\
+            "Database: {database} ({})\nEmail: {} route\nBot: connected\n\
              Invitees: {}, verified: {}\nWaiting to verify here: {pending}; kicks held: {held}",
             store.backend(),
+            self.doorman.email_settings().route.name(),
             store.count_invitees(&all).await?,
             store.count_invitees(&verified).await?,
         ))

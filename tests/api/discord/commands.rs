@@ -119,5 +119,6 @@ on_both_databases! {
         let reply = world.discord.run_command(ADMIN, "doorman_status", json!([]), true).await.response().await;
         let text = reply_text(&reply).0;
         assert!(text.contains("Database: connected") && text.contains("Invitees: 1"), "{text}");
+        assert!(text.contains("Email: outbox route"), "{text}");
     }
 }
