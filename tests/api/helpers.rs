@@ -282,49 +282,53 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// GETs a path with the admin key and returns its JSON body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).send().await.expect("request sent");
+        response.json().await.expect("a JSON body")
+    }
+
     pub async fn events(&self, query: &str) -> Vec<Value> {
-        let body: Value = self
-            .get(&format!("/api/events?{query}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = self.get_json(&format!("/api/events?{query}")).await;
         body["events"].as_array().expect("events array").clone()
     }
 
     /// Runs SQL directly against the test's database, to arrange what the API cannot
     /// (a token that has expired, an attempt long ago).
     pub async fn sql(&self, statement: &str) {
-        match self.backend {
-            Backend::Sqlite => {
-                let pool = sqlx::SqlitePool::connect(&self.database_url).await.unwrap();
-                sqlx::query(statement).execute(&pool).await.unwrap();
-                pool.close().await;
-            }
-            Backend::Postgres => {
-                let pool = sqlx::PgPool::connect(&self.database_url).await.unwrap();
-                sqlx::query(statement).execute(&pool).await.unwrap();
-                pool.close().await;
-            }
-        }
+        self.sql_strings(statement).await;
     }
 
     /// Every text value in the invitees table, to check what is and is not stored.
     pub async fn stored_text(&self) -> String {
-        let query = "SELECT COALESCE(token_hash, '') || ' ' || COALESCE(token_sealed, '') || ' ' || email FROM invitees";
-        let rows: Vec<String> = match self.backend {
+        let rows = self
+            .sql_strings("SELECT COALESCE(token_hash, '') || ' ' || COALESCE(token_sealed, '') || ' ' || email FROM invitees")
+            .await;
+        rows.join("\n")
+    }
+
+    /// Runs a statement on the test's own connection; the text column it returns, if any.
+    async fn sql_strings(&self, statement: &str) -> Vec<String> {
+        match self.backend {
             Backend::Sqlite => {
                 let pool = sqlx::SqlitePool::connect(&self.database_url).await.unwrap();
-                sqlx::query_scalar(query).fetch_all(&pool).await.unwrap()
+                let rows = sqlx::query_scalar(statement)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+                rows
             }
             Backend::Postgres => {
                 let pool = sqlx::PgPool::connect(&self.database_url).await.unwrap();
-                sqlx::query_scalar(query).fetch_all(&pool).await.unwrap()
+                let rows = sqlx::query_scalar(statement)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+                rows
             }
-        };
-        rows.join("\n")
+        }
     }
 
     /// A timestamp `minutes` ago, in the form each backend compares correctly.

@@ -3,15 +3,10 @@ use crate::on_both_databases;
 use serde_json::{Value, json};
 
 async fn emails(app: &TestApp) -> Vec<String> {
-    let users: Vec<Value> = app
-        .get("/api/users")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users = app.get_json("/api/users").await;
     users
+        .as_array()
+        .expect("an array")
         .iter()
         .map(|u| u["email"].as_str().unwrap().to_owned())
         .collect()

@@ -60,14 +60,7 @@ pub async fn user(app: &TestApp, id: i64) -> Value {
 }
 
 pub async fn emails(app: &TestApp, query: &str) -> Vec<Value> {
-    let page: Value = app
-        .get(&format!("/api/emails?{query}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = app.get_json(&format!("/api/emails?{query}")).await;
     page["emails"].as_array().expect("emails array").clone()
 }
 
