@@ -48,6 +48,8 @@ struct Inner {
     throttle: ThrottleSettings,
     mailer: crate::email::Mailer,
     webhook_key: Option<p256::ecdsa::VerifyingKey>,
+    /// Writes verification outcomes in groups (see `store::OutcomeWriter`).
+    outcomes: crate::store::OutcomeWriter,
 }
 
 impl Doorman {
@@ -61,6 +63,7 @@ impl Doorman {
             .and_then(|k| crate::email::webhook::parse_public_key(k).ok());
         Ok(Self {
             inner: Arc::new(Inner {
+                outcomes: crate::store::OutcomeWriter::spawn(store.clone()),
                 store,
                 keys: TokenKeys::derive(settings.token_secret.expose()),
                 token_expiry: settings.token_expiry,

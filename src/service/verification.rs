@@ -8,7 +8,7 @@ use super::{Doorman, ServiceError};
 use crate::domain::Email;
 use crate::domain::event::{Actor, Channel, EventKind, NewEvent};
 use crate::domain::invitee::{DiscordUserId, Invitee, token_expired};
-use crate::store::RecentFailures;
+use crate::store::{Failed, RecentFailures, Verified};
 
 /// An attempt, as typed by the person.
 #[derive(Debug, Clone)]
@@ -124,11 +124,14 @@ impl Doorman {
             .invitee(invitee.id)
             .channel(request.channel)
             .detail(json!({ "discord_user_id": discord_id }));
-        match self
-            .store()
-            .mark_verified(invitee.id, &token_hash, discord_id, now, &event)
-            .await
-        {
+        let outcome = Verified {
+            id: invitee.id,
+            token_hash,
+            discord_user_id: discord_id.map(str::to_owned),
+            now,
+            event,
+        };
+        match self.inner.outcomes.mark_verified(outcome).await {
             Ok(true) => Ok(VerifyOutcome::Verified {
                 invitee_id: invitee.id,
                 discord_user_id: discord_id.map(str::to_owned),
@@ -200,9 +203,13 @@ impl Doorman {
             events.push(event(EventKind::VerificationThrottled));
         }
         let window_start = now - self.throttle_window();
-        self.store()
-            .record_failure(email, now, window_start, &events)
-            .await?;
+        let failed = Failed {
+            email: email.to_owned(),
+            now,
+            window_start,
+            events,
+        };
+        self.inner.outcomes.record_failure(failed).await?;
         Ok(())
     }
 

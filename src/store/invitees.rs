@@ -12,6 +12,12 @@ pub(super) const COLUMNS: &str = "id, email, name, college, branch, year, is_ver
      discord_user_id, token_created_at, token_expires_at, email_status, email_error, invited_at, \
      email_queued_at, created_at, updated_at, token_hash, token_sealed";
 
+/// Marks an invitee verified if it still qualifies: `$1` now, `$2` Discord id, `$3` id,
+/// `$4` the token hash that was checked.
+pub(super) const MARK_VERIFIED: &str = "UPDATE invitees SET is_verified = TRUE, verified_at = $1, updated_at = $1, \
+     discord_user_id = COALESCE($2, discord_user_id) \
+     WHERE id = $3 AND is_verified = FALSE AND token_hash = $4 AND token_expires_at > $1";
+
 /// Rows the importer hands over at a time.
 pub const INSERT_BATCH_ROWS: usize = 1000;
 
@@ -225,9 +231,7 @@ impl Store {
         now: DateTime<Utc>,
         event: &NewEvent,
     ) -> Result<bool> {
-        const UPDATE: &str = "UPDATE invitees SET is_verified = TRUE, verified_at = $1, updated_at = $1, \
-             discord_user_id = COALESCE($2, discord_user_id) \
-             WHERE id = $3 AND is_verified = FALSE AND token_hash = $4 AND token_expires_at > $1";
+        const UPDATE: &str = MARK_VERIFIED;
         match self {
             // One statement, one round trip: the event is written only if the update was.
             Store::Postgres(pool) => {

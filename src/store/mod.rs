@@ -4,6 +4,7 @@
 //! [`on_pool!`] compiles the same code against whichever pool is in use, so the queries
 //! are shared while each backend keeps its native types.
 
+mod batch;
 mod discord;
 mod emails;
 mod events;
@@ -18,6 +19,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use batch::{Failed, OutcomeWriter, Verified};
 pub use discord::{DiscordMember, MemberState};
 pub use emails::{
     BatchCounts, ClaimedEmail, EmailFilter, EmailRecord, EmailResult, QueueItem, QueueRules,

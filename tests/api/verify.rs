@@ -148,3 +148,48 @@ on_both_databases! {
         assert_eq!(conflicts[0]["detail"]["discord_user_id"], "111222333");
     }
 }
+
+on_both_databases! {
+    async fn many_invitees_verifying_at_once_all_succeed(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let mut invited = Vec::new();
+        for i in 0..30 {
+            let email = format!("person{i}@example.org");
+            let (_, token) = app.invite(&email).await;
+            invited.push((email, token));
+        }
+        let attempts = invited.iter().map(|(email, token)| app.verify_json(email, token));
+        let bodies = futures::future::join_all(attempts).await;
+        assert!(bodies.iter().all(|b| b["success"] == true), "{bodies:?}");
+        assert_eq!(app.events("kind=verification_succeeded&limit=100").await.len(), 30);
+        let users: Vec<Value> = serde_json::from_value(app.get_json("/api/users?verified=true").await).unwrap();
+        assert_eq!(users.len(), 30);
+    }
+
+    async fn one_discord_account_racing_for_several_invitations_links_to_one(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let mut invited = Vec::new();
+        for i in 0..8 {
+            let email = format!("person{i}@example.org");
+            let (_, token) = app.invite(&email).await;
+            invited.push((email, token));
+        }
+        let app = &app;
+        let attempts = invited.iter().map(|(email, token)| async move {
+            let response = app
+                .post("/api/verify-discord")
+                .json(&json!({ "email": email, "token": token, "discord_user_id": "424242424242" }))
+                .send()
+                .await
+                .unwrap();
+            response.json::<Value>().await.unwrap()
+        });
+        let bodies = futures::future::join_all(attempts).await;
+        let successes = bodies.iter().filter(|b| b["success"] == true).count();
+        assert_eq!(successes, 1, "{bodies:?}");
+        assert!(bodies
+            .iter()
+            .filter(|b| b["success"] == false)
+            .all(|b| b["message"] == "This Discord account is already linked to another invitation"));
+    }
+}

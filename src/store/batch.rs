@@ -1,0 +1,272 @@
+//! Group commit for verification outcomes. Under load many attempts finish at once; writing
+//! each in its own transaction spends most of the database's time on per-statement and
+//! per-commit overhead. The writer takes whatever outcomes are waiting and writes them
+//! together (one statement per kind on PostgreSQL, one transaction on SQLite, where it also
+//! keeps writers queueing here instead of sleeping on the database's lock).
+//!
+//! Each caller still gets its own answer, and nothing is acknowledged before it is
+//! committed. If a batch fails as a whole (say, two attempts linking one Discord account),
+//! its outcomes are written one by one, so each gets its own result.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{BeginWrite, Result, Store, StoreError, events::insert_event};
+use crate::domain::event::NewEvent;
+
+/// At most this many outcomes in one batch.
+const MAX_BATCH: usize = 256;
+
+pub struct Verified {
+    pub id: i64,
+    pub token_hash: String,
+    pub discord_user_id: Option<String>,
+    pub now: DateTime<Utc>,
+    pub event: NewEvent,
+}
+
+pub struct Failed {
+    pub email: String,
+    pub now: DateTime<Utc>,
+    pub window_start: DateTime<Utc>,
+    pub events: Vec<NewEvent>,
+}
+
+enum Op {
+    Verified(Verified, oneshot::Sender<Result<bool>>),
+    Failed(Failed, oneshot::Sender<Result<()>>),
+}
+
+/// A handle to the writer task; cheap to clone. The task ends when every handle is gone.
+#[derive(Clone)]
+pub struct OutcomeWriter {
+    ops: mpsc::Sender<Op>,
+}
+
+impl OutcomeWriter {
+    pub fn spawn(store: Store) -> Self {
+        let (ops, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run(store, rx));
+        Self { ops }
+    }
+
+    /// As [`Store::mark_verified`], batched with other outcomes.
+    pub async fn mark_verified(&self, verified: Verified) -> Result<bool> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Op::Verified(verified, tx)).await?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+
+    /// As [`Store::record_failure`], batched with other outcomes.
+    pub async fn record_failure(&self, failed: Failed) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Op::Failed(failed, tx)).await?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+
+    async fn submit(&self, op: Op) -> Result<()> {
+        self.ops.send(op).await.map_err(|_| writer_gone())
+    }
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::Database(sqlx::Error::PoolClosed)
+}
+
+async fn run(store: Store, mut rx: mpsc::Receiver<Op>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        // Whatever else is already waiting joins this batch; nothing waits for more.
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut verified = Vec::new();
+        let mut failed = Vec::new();
+        for op in batch {
+            match op {
+                Op::Verified(v, reply) => verified.push((v, reply)),
+                Op::Failed(f, reply) => failed.push((f, reply)),
+            }
+        }
+        write_failures(&store, failed).await;
+        // An invitee appears at most once per statement; repeats go in the next round,
+        // where the first attempt's outcome is already visible.
+        while !verified.is_empty() {
+            let mut seen = HashSet::new();
+            let (round, rest): (Vec<_>, Vec<_>) =
+                verified.into_iter().partition(|(v, _)| seen.insert(v.id));
+            write_verified(&store, round).await;
+            verified = rest;
+        }
+    }
+}
+
+async fn write_verified(store: &Store, ops: Vec<(Verified, oneshot::Sender<Result<bool>>)>) {
+    if ops.is_empty() {
+        return;
+    }
+    let items: Vec<&Verified> = ops.iter().map(|(v, _)| v).collect();
+    match verified_together(store, &items).await {
+        Ok(ids) => {
+            for (v, reply) in ops {
+                let _ = reply.send(Ok(ids.contains(&v.id)));
+            }
+        }
+        Err(_) => {
+            for (v, reply) in ops {
+                let result = store
+                    .mark_verified(
+                        v.id,
+                        &v.token_hash,
+                        v.discord_user_id.as_deref(),
+                        v.now,
+                        &v.event,
+                    )
+                    .await;
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+async fn write_failures(store: &Store, ops: Vec<(Failed, oneshot::Sender<Result<()>>)>) {
+    if ops.is_empty() {
+        return;
+    }
+    let items: Vec<&Failed> = ops.iter().map(|(f, _)| f).collect();
+    match failures_together(store, &items).await {
+        Ok(()) => {
+            for (_, reply) in ops {
+                let _ = reply.send(Ok(()));
+            }
+        }
+        Err(_) => {
+            for (f, reply) in ops {
+                let result = store
+                    .record_failure(&f.email, f.now, f.window_start, &f.events)
+                    .await;
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+/// Marks the invitees verified that still qualify; returns their ids.
+async fn verified_together(store: &Store, items: &[&Verified]) -> Result<HashSet<i64>> {
+    match store {
+        Store::Postgres(pool) => {
+            let column =
+                |f: fn(&Verified) -> Option<String>| items.iter().map(|v| f(v)).collect::<Vec<_>>();
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "WITH input AS ( \
+                     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], \
+                                          $5::text[], $6::text[], $7::text[], $8::text[]) \
+                     AS t(id, token_hash, discord_user_id, now, kind, actor, channel, detail)), \
+                 verified AS ( \
+                     UPDATE invitees SET is_verified = TRUE, verified_at = input.now, updated_at = input.now, \
+                         discord_user_id = COALESCE(input.discord_user_id, invitees.discord_user_id) \
+                     FROM input \
+                     WHERE invitees.id = input.id AND invitees.is_verified = FALSE \
+                       AND invitees.token_hash = input.token_hash AND invitees.token_expires_at > input.now \
+                     RETURNING invitees.id) \
+                 INSERT INTO events (kind, invitee_id, actor, channel, detail, created_at) \
+                 SELECT input.kind, input.id, input.actor, input.channel, input.detail, input.now \
+                 FROM input JOIN verified ON verified.id = input.id \
+                 RETURNING invitee_id",
+            )
+            .bind(items.iter().map(|v| v.id).collect::<Vec<_>>())
+            .bind(column(|v| Some(v.token_hash.clone())))
+            .bind(column(|v| v.discord_user_id.clone()))
+            .bind(items.iter().map(|v| v.now).collect::<Vec<_>>())
+            .bind(column(|v| Some(v.event.kind.as_str().to_owned())))
+            .bind(column(|v| Some(v.event.actor.to_string())))
+            .bind(column(|v| v.event.channel.map(|c| c.as_str().to_owned())))
+            .bind(column(|v| Some(v.event.detail.to_string())))
+            .fetch_all(pool)
+            .await?;
+            Ok(ids.into_iter().collect())
+        }
+        Store::Sqlite(pool) => {
+            let mut tx = pool.begin_write().await?;
+            let mut ids = HashSet::new();
+            for v in items {
+                let updated = sqlx::query(super::invitees::MARK_VERIFIED)
+                    .bind(v.now)
+                    .bind(v.discord_user_id.as_deref())
+                    .bind(v.id)
+                    .bind(&v.token_hash)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if updated == 1 {
+                    insert_event!(&mut *tx, &v.event, v.now).await?;
+                    ids.insert(v.id);
+                }
+            }
+            tx.commit().await?;
+            Ok(ids)
+        }
+    }
+}
+
+async fn failures_together(store: &Store, items: &[&Failed]) -> Result<()> {
+    match store {
+        Store::Postgres(pool) => {
+            let events: Vec<(&NewEvent, DateTime<Utc>)> = items
+                .iter()
+                .flat_map(|f| f.events.iter().map(|e| (e, f.now)))
+                .collect();
+            sqlx::query(
+                "WITH input AS ( \
+                     SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[]) AS t(email, now, window_start)), \
+                 pruned AS ( \
+                     DELETE FROM verification_failures USING input \
+                     WHERE verification_failures.email = input.email \
+                       AND verification_failures.failed_at <= input.window_start), \
+                 failed AS ( \
+                     INSERT INTO verification_failures (email, failed_at) SELECT email, now FROM input) \
+                 INSERT INTO events (kind, invitee_id, actor, channel, detail, created_at) \
+                 SELECT * FROM UNNEST($4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])",
+            )
+            .bind(items.iter().map(|f| f.email.clone()).collect::<Vec<_>>())
+            .bind(items.iter().map(|f| f.now).collect::<Vec<_>>())
+            .bind(items.iter().map(|f| f.window_start).collect::<Vec<_>>())
+            .bind(events.iter().map(|(e, _)| e.kind.as_str().to_owned()).collect::<Vec<_>>())
+            .bind(events.iter().map(|(e, _)| e.invitee_id).collect::<Vec<_>>())
+            .bind(events.iter().map(|(e, _)| e.actor.to_string()).collect::<Vec<_>>())
+            .bind(events.iter().map(|(e, _)| e.channel.map(|c| c.as_str().to_owned())).collect::<Vec<_>>())
+            .bind(events.iter().map(|(e, _)| e.detail.to_string()).collect::<Vec<_>>())
+            .bind(events.iter().map(|(_, now)| *now).collect::<Vec<_>>())
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+        Store::Sqlite(pool) => {
+            let mut tx = pool.begin_write().await?;
+            for f in items {
+                sqlx::query(
+                    "DELETE FROM verification_failures WHERE email = $1 AND failed_at <= $2",
+                )
+                .bind(&f.email)
+                .bind(f.window_start)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO verification_failures (email, failed_at) VALUES ($1, $2)")
+                    .bind(&f.email)
+                    .bind(f.now)
+                    .execute(&mut *tx)
+                    .await?;
+                for event in &f.events {
+                    insert_event!(&mut *tx, event, f.now).await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+    }
+}
