@@ -24,8 +24,10 @@ CREATE TABLE invitees (
     CONSTRAINT invitees_email_lowercase CHECK (email = lower(email))
 );
 CREATE UNIQUE INDEX invitees_email_key ON invitees (email);
--- One Discord account links to at most one invitee (NULLs do not collide).
-CREATE UNIQUE INDEX invitees_discord_user_id_key ON invitees (discord_user_id);
+-- One Discord account links to at most one invitee. Partial, so the many invitees not
+-- yet linked cost the index nothing (an import writes no entries to it).
+CREATE UNIQUE INDEX invitees_discord_user_id_key ON invitees (discord_user_id)
+    WHERE discord_user_id IS NOT NULL;
 
 CREATE TABLE events (
     id {id},
