@@ -48,3 +48,5 @@ CREATE TABLE verification_failures (
     failed_at {timestamp} NOT NULL
 );
 CREATE INDEX verification_failures_email_idx ON verification_failures (email, failed_at);
+-- Old failures are forgotten in bulk, by age.
+CREATE INDEX verification_failures_age_idx ON verification_failures (failed_at);

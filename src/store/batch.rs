@@ -214,6 +214,16 @@ async fn verified_together(store: &Store, items: &[&Verified]) -> Result<HashSet
     }
 }
 
+/// Failures older than every window in the batch are forgotten, once per batch (the
+/// window is the same for every email, so this is each email's own pruning, done at once).
+fn prune_before(items: &[&Failed]) -> DateTime<Utc> {
+    items
+        .iter()
+        .map(|f| f.window_start)
+        .min()
+        .expect("a batch is never empty")
+}
+
 async fn failures_together(store: &Store, items: &[&Failed]) -> Result<()> {
     match store {
         Store::Postgres(pool) => {
@@ -223,11 +233,8 @@ async fn failures_together(store: &Store, items: &[&Failed]) -> Result<()> {
                 .collect();
             sqlx::query(
                 "WITH input AS ( \
-                     SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::timestamptz[]) AS t(email, now, window_start)), \
-                 pruned AS ( \
-                     DELETE FROM verification_failures USING input \
-                     WHERE verification_failures.email = input.email \
-                       AND verification_failures.failed_at <= input.window_start), \
+                     SELECT * FROM UNNEST($1::text[], $2::timestamptz[]) AS t(email, now)), \
+                 pruned AS (DELETE FROM verification_failures WHERE failed_at <= $3), \
                  failed AS ( \
                      INSERT INTO verification_failures (email, failed_at) SELECT email, now FROM input) \
                  INSERT INTO events (kind, invitee_id, actor, channel, detail, created_at) \
@@ -235,7 +242,7 @@ async fn failures_together(store: &Store, items: &[&Failed]) -> Result<()> {
             )
             .bind(items.iter().map(|f| f.email.clone()).collect::<Vec<_>>())
             .bind(items.iter().map(|f| f.now).collect::<Vec<_>>())
-            .bind(items.iter().map(|f| f.window_start).collect::<Vec<_>>())
+            .bind(prune_before(items))
             .bind(events.iter().map(|(e, _)| e.kind.as_str().to_owned()).collect::<Vec<_>>())
             .bind(events.iter().map(|(e, _)| e.invitee_id).collect::<Vec<_>>())
             .bind(events.iter().map(|(e, _)| e.actor.to_string()).collect::<Vec<_>>())
@@ -248,14 +255,11 @@ async fn failures_together(store: &Store, items: &[&Failed]) -> Result<()> {
         }
         Store::Sqlite(pool) => {
             let mut tx = pool.begin_write().await?;
-            for f in items {
-                sqlx::query(
-                    "DELETE FROM verification_failures WHERE email = $1 AND failed_at <= $2",
-                )
-                .bind(&f.email)
-                .bind(f.window_start)
+            sqlx::query("DELETE FROM verification_failures WHERE failed_at <= $1")
+                .bind(prune_before(items))
                 .execute(&mut *tx)
                 .await?;
+            for f in items {
                 sqlx::query("INSERT INTO verification_failures (email, failed_at) VALUES ($1, $2)")
                     .bind(&f.email)
                     .bind(f.now)

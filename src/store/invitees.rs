@@ -12,6 +12,14 @@ pub(super) const COLUMNS: &str = "id, email, name, college, branch, year, is_ver
      discord_user_id, token_created_at, token_expires_at, email_status, email_error, invited_at, \
      email_queued_at, created_at, updated_at, token_hash, token_sealed";
 
+/// The same, for listings: the token columns are never shown, so they are not read.
+const LISTING_COLUMNS: &str = "id, email, name, college, branch, year, is_verified, verified_at, \
+     discord_user_id, token_created_at, token_expires_at, email_status, email_error, invited_at, \
+     email_queued_at, created_at, updated_at, NULL AS token_hash, NULL AS token_sealed";
+
+/// Rows handed from the database task to the response at a time.
+const STREAM_CHUNK: usize = 256;
+
 /// Marks an invitee verified if it still qualifies: `$1` now, `$2` Discord id, `$3` id,
 /// `$4` the token hash that was checked.
 pub(super) const MARK_VERIFIED: &str = "UPDATE invitees SET is_verified = TRUE, verified_at = $1, updated_at = $1, \
@@ -102,7 +110,7 @@ impl InviteeFilter {
         params.push(Param::Int(self.offset));
         let n = params.len();
         let sql = format!(
-            "SELECT {COLUMNS} FROM invitees{clause} ORDER BY id LIMIT ${} OFFSET ${n}",
+            "SELECT {LISTING_COLUMNS} FROM invitees{clause} ORDER BY id LIMIT ${} OFFSET ${n}",
             n - 1
         );
         (sql, params)
@@ -161,23 +169,38 @@ impl Store {
 
     /// Invitees in id order, streamed so that listing a hundred thousand of them does not
     /// hold them all in memory at once.
-    pub fn stream_invitees(&self, filter: &InviteeFilter) -> ReceiverStream<Result<Invitee>> {
+    pub fn stream_invitees(
+        &self,
+        filter: &InviteeFilter,
+    ) -> futures::stream::BoxStream<'static, Result<Invitee>> {
         let (sql, params) = filter.select();
-        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Invitee>>>(4);
         let store = self.clone();
         tokio::spawn(async move {
             on_pool!(&store, pool => {
-                let mut rows = bind_params!(sqlx::query_as::<_, Invitee>(&sql), params).fetch(pool);
-                while let Some(row) = rows.next().await {
-                    let failed = row.is_err();
+                // Rows travel in chunks: one hand-off per row costs more than the row.
+                let mut rows = bind_params!(sqlx::query_as::<_, Invitee>(&sql), params)
+                    .fetch(pool)
+                    .chunks(STREAM_CHUNK);
+                while let Some(chunk) = rows.next().await {
+                    let chunk: Result<Vec<Invitee>> = chunk.into_iter().map(|r| r.map_err(Into::into)).collect();
+                    let failed = chunk.is_err();
                     // A closed channel means the client went away: stop reading.
-                    if tx.send(row.map_err(Into::into)).await.is_err() || failed {
+                    if tx.send(chunk).await.is_err() || failed {
                         break;
                     }
                 }
             })
         });
         ReceiverStream::new(rx)
+            .flat_map(|chunk| {
+                let items: Vec<Result<Invitee>> = match chunk {
+                    Ok(rows) => rows.into_iter().map(Ok).collect(),
+                    Err(e) => vec![Err(e)],
+                };
+                futures::stream::iter(items)
+            })
+            .boxed()
     }
 
     pub async fn list_invitees(&self, filter: &InviteeFilter) -> Result<Vec<Invitee>> {
