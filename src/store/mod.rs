@@ -116,6 +116,9 @@ impl Store {
                 // loss can lose the last transactions.
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
+                // Rows cross from SQLite's thread in a channel; a deeper one means fewer
+                // wake-ups per listing (50 by default).
+                .row_buffer_size(1024)
                 .foreign_keys(true);
             // A new database file is switched to WAL on first contact, which needs a
             // moment of exclusive access: processes opening it at the same instant can be
