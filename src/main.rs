@@ -1,4 +1,9 @@
 use clap::Parser;
+
+/// glibc's allocator serialises threads that free what another thread allocated (SQLite's
+/// rows are built on sqlx's worker thread and dropped on tokio's); mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
