@@ -6,7 +6,7 @@
 //!
 //! Each caller still gets its own answer, and nothing is acknowledged before it is
 //! committed. If a batch fails as a whole (say, two attempts linking one Discord account),
-//! its outcomes are written one by one, so each gets its own result.
+//! its outcomes are written one by one (batches of one), so each gets its own result.
 
 use std::collections::HashSet;
 
@@ -119,15 +119,9 @@ async fn write_verified(store: &Store, ops: Vec<(Verified, oneshot::Sender<Resul
         }
         Err(_) => {
             for (v, reply) in ops {
-                let result = store
-                    .mark_verified(
-                        v.id,
-                        &v.token_hash,
-                        v.discord_user_id.as_deref(),
-                        v.now,
-                        &v.event,
-                    )
-                    .await;
+                let result = verified_together(store, &[&v])
+                    .await
+                    .map(|ids| ids.contains(&v.id));
                 let _ = reply.send(result);
             }
         }
@@ -147,10 +141,7 @@ async fn write_failures(store: &Store, ops: Vec<(Failed, oneshot::Sender<Result<
         }
         Err(_) => {
             for (f, reply) in ops {
-                let result = store
-                    .record_failure(&f.email, f.now, f.window_start, &f.events)
-                    .await;
-                let _ = reply.send(result);
+                let _ = reply.send(failures_together(store, &[&f]).await);
             }
         }
     }

@@ -1,11 +1,11 @@
-//! Failed verification attempts, counted per email to throttle guessing.
+//! Failed verification attempts, counted per email to throttle guessing (written by
+//! [`super::OutcomeWriter`]).
 
 use chrono::{DateTime, Utc};
 
 use sqlx::{FromRow, Row};
 
-use super::{BeginWrite, Result, Store, events::insert_event, on_pool};
-use crate::domain::event::NewEvent;
+use super::{Result, Store, on_pool};
 use crate::domain::invitee::Invitee;
 
 /// Failures for one email since a moment, and the oldest of them.
@@ -39,67 +39,5 @@ impl Store {
             };
             Ok((failures, invitee))
         })
-    }
-
-    /// Records a failure and its events together, and forgets this email's failures that
-    /// have left the window (so the table stays as small as the window).
-    pub async fn record_failure(
-        &self,
-        email: &str,
-        now: DateTime<Utc>,
-        window_start: DateTime<Utc>,
-        events: &[NewEvent],
-    ) -> Result<()> {
-        if let Store::Postgres(pool) = self {
-            // One statement: PostgreSQL runs every data-modifying part of a WITH.
-            let events_values: Vec<String> = (0..events.len())
-                .map(|i| {
-                    let b = 3 + i * 5;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, $2)",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "WITH pruned AS (DELETE FROM verification_failures WHERE email = $1 AND failed_at <= $3), \
-                 failed AS (INSERT INTO verification_failures (email, failed_at) VALUES ($1, $2)) \
-                 INSERT INTO events (kind, invitee_id, actor, channel, detail, created_at) VALUES {}",
-                events_values.join(", ")
-            );
-            let mut query = sqlx::query(&sql).bind(email).bind(now).bind(window_start);
-            for event in events {
-                query = query
-                    .bind(event.kind.as_str())
-                    .bind(event.invitee_id)
-                    .bind(event.actor.to_string())
-                    .bind(event.channel.map(|c| c.as_str()))
-                    .bind(event.detail.to_string());
-            }
-            query.execute(pool).await?;
-            return Ok(());
-        }
-        on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("DELETE FROM verification_failures WHERE email = $1 AND failed_at <= $2")
-                .bind(email)
-                .bind(window_start)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT INTO verification_failures (email, failed_at) VALUES ($1, $2)")
-                .bind(email)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            for event in events {
-                insert_event!(&mut *tx, event, now).await?;
-            }
-            tx.commit().await?;
-        });
-        Ok(())
     }
 }

@@ -22,6 +22,8 @@ const STREAM_CHUNK: usize = 256;
 
 /// Marks an invitee verified if it still qualifies: `$1` now, `$2` Discord id, `$3` id,
 /// `$4` the token hash that was checked.
+/// The check and the change are one statement, so of many simultaneous attempts exactly
+/// one can succeed.
 pub(super) const MARK_VERIFIED: &str = "UPDATE invitees SET is_verified = TRUE, verified_at = $1, updated_at = $1, \
      discord_user_id = COALESCE($2, discord_user_id) \
      WHERE id = $3 AND is_verified = FALSE AND token_hash = $4 AND token_expires_at > $1";
@@ -241,59 +243,6 @@ impl Store {
             tx.commit().await?;
         });
         Ok(true)
-    }
-
-    /// Marks the invitee verified if, at this instant, it is unverified and still holds the
-    /// token with this hash. The check and the change are one statement, so of many
-    /// simultaneous attempts exactly one can succeed.
-    pub async fn mark_verified(
-        &self,
-        id: i64,
-        token_hash: &str,
-        discord_user_id: Option<&str>,
-        now: DateTime<Utc>,
-        event: &NewEvent,
-    ) -> Result<bool> {
-        const UPDATE: &str = MARK_VERIFIED;
-        match self {
-            // One statement, one round trip: the event is written only if the update was.
-            Store::Postgres(pool) => {
-                let sql = format!(
-                    "WITH verified AS ({UPDATE} RETURNING id) \
-                     INSERT INTO events (kind, invitee_id, actor, channel, detail, created_at) \
-                     SELECT $5, id, $6, $7, $8, $1 FROM verified RETURNING id"
-                );
-                let written: Option<i64> = sqlx::query_scalar(&sql)
-                    .bind(now)
-                    .bind(discord_user_id)
-                    .bind(id)
-                    .bind(token_hash)
-                    .bind(event.kind.as_str())
-                    .bind(event.actor.to_string())
-                    .bind(event.channel.map(|c| c.as_str()))
-                    .bind(event.detail.to_string())
-                    .fetch_optional(pool)
-                    .await?;
-                Ok(written.is_some())
-            }
-            Store::Sqlite(pool) => {
-                let mut tx = pool.begin_write().await?;
-                let updated = sqlx::query(UPDATE)
-                    .bind(now)
-                    .bind(discord_user_id)
-                    .bind(id)
-                    .bind(token_hash)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if updated == 0 {
-                    return Ok(false);
-                }
-                insert_event!(&mut *tx, event, now).await?;
-                tx.commit().await?;
-                Ok(true)
-            }
-        }
     }
 
     /// The invitee linked to this Discord account, if any.
