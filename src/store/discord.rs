@@ -81,16 +81,22 @@ impl Store {
         guild_id: &str,
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>> {
+        const SELECT: &str = "SELECT first_connected_at FROM discord_guilds WHERE guild_id = $1";
+        // Asked on member updates too: read first, so the common case writes nothing.
         Ok(on_pool!(self, pool => {
-            sqlx::query("INSERT INTO discord_guilds (guild_id, first_connected_at) VALUES ($1, $2) ON CONFLICT (guild_id) DO NOTHING")
-                .bind(guild_id)
-                .bind(now)
-                .execute(pool)
-                .await?;
-            sqlx::query_scalar("SELECT first_connected_at FROM discord_guilds WHERE guild_id = $1")
-                .bind(guild_id)
-                .fetch_one(pool)
-                .await?
+            let known: Option<DateTime<Utc>> =
+                sqlx::query_scalar(SELECT).bind(guild_id).fetch_optional(pool).await?;
+            match known {
+                Some(first) => first,
+                None => {
+                    sqlx::query("INSERT INTO discord_guilds (guild_id, first_connected_at) VALUES ($1, $2) ON CONFLICT (guild_id) DO NOTHING")
+                        .bind(guild_id)
+                        .bind(now)
+                        .execute(pool)
+                        .await?;
+                    sqlx::query_scalar(SELECT).bind(guild_id).fetch_one(pool).await?
+                }
+            }
         }))
     }
 
