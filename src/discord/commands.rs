@@ -8,16 +8,51 @@ use twilight_model::application::interaction::application_command::{
 };
 use twilight_model::application::interaction::{Interaction, InteractionContextType};
 use twilight_model::guild::Permissions;
+use twilight_model::http::interaction::InteractionResponse;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{GuildMarker, UserMarker};
 use twilight_util::builder::command::{CommandBuilder, IntegerBuilder, UserBuilder};
 
 use super::{Bot, messages};
 use crate::domain::event::Actor;
-use crate::service::KickReason;
+use crate::service::{ServiceError, VerificationRequest};
 use crate::store::MemberState;
 
 const MAX_TIMEOUT_MINUTES: i64 = 7 * 24 * 60;
+
+/// Discord waits three seconds for the first answer; past this, doorman defers and
+/// follows up, leaving room for the answer's own trip.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_millis(2000);
+
+/// What to tell an admin when a command failed: what went wrong, never internals.
+fn failure_text(command: &str, error: &anyhow::Error) -> String {
+    let cause = error.chain().find_map(|cause| {
+        if let Some(http) = cause.downcast_ref::<twilight_http::Error>() {
+            return Some(match http.kind() {
+                twilight_http::error::ErrorType::Response {
+                    error: twilight_http::api_error::ApiError::General(general),
+                    ..
+                } => format!("Discord refused ({}: {})", general.code, general.message),
+                _ => "Discord could not be reached".to_owned(),
+            });
+        }
+        match cause.downcast_ref::<ServiceError>() {
+            Some(ServiceError::Store(_)) => Some("the database did not answer".to_owned()),
+            Some(other) => Some(other.to_string()),
+            None => cause
+                .downcast_ref::<crate::store::StoreError>()
+                .map(|_| "the database did not answer".to_owned()),
+        }
+    });
+    let cause = cause.unwrap_or_else(|| "an unexpected error".to_owned());
+    // The outermost context, when there is one, says what doorman was doing.
+    let doing = if error.chain().count() > 1 {
+        format!(" while {error}")
+    } else {
+        String::new()
+    };
+    format!("/{command} failed: {cause}{doing}. Try again once that is fixed.")
+}
 
 fn admin(name: &str, description: &str) -> CommandBuilder {
     CommandBuilder::new(name, description, CommandType::ChatInput)
@@ -94,25 +129,98 @@ impl Bot {
         }
     }
 
+    /// Runs a slash command and always answers: within Discord's three seconds, or with a
+    /// deferral followed up once the work is done. A failure is told to whoever ran it.
     pub(super) async fn command(
         &self,
         interaction: &Interaction,
         data: CommandData,
     ) -> anyhow::Result<()> {
+        let name = data.name.clone();
+        let work = self.command_reply(interaction, data);
+        tokio::pin!(work);
+        match tokio::time::timeout(ANSWER_WITHIN, &mut work).await {
+            Ok(result) => {
+                let Some(response) = self.answer_or_explain(&name, result) else {
+                    return Ok(());
+                };
+                self.respond(interaction, &response).await
+            }
+            Err(_) => {
+                self.respond(interaction, &messages::deferred_ephemeral())
+                    .await?;
+                let result = work.await;
+                let response = self
+                    .answer_or_explain(&name, result)
+                    .unwrap_or_else(|| messages::ephemeral("Done."));
+                self.follow_up(interaction, &response).await
+            }
+        }
+    }
+
+    /// The reply, or an ephemeral account of what went wrong (also logged).
+    fn answer_or_explain(
+        &self,
+        name: &str,
+        result: anyhow::Result<Option<InteractionResponse>>,
+    ) -> Option<InteractionResponse> {
+        match result {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    command = name,
+                    "a slash command failed"
+                );
+                Some(messages::ephemeral(failure_text(name, &error)))
+            }
+        }
+    }
+
+    /// Replaces a deferred answer with the real one.
+    async fn follow_up(
+        &self,
+        interaction: &Interaction,
+        response: &InteractionResponse,
+    ) -> anyhow::Result<()> {
+        let application_id = *self.application_id.get().context("no READY yet")?;
+        let data = response.data.as_ref();
+        let content = data.and_then(|d| d.content.as_deref());
+        let components = data.and_then(|d| d.components.as_deref());
+        self.http
+            .interaction(application_id)
+            .update_response(&interaction.token)
+            .content(content)
+            .components(components)
+            .await
+            .context("following up a deferred answer")?;
+        Ok(())
+    }
+
+    /// What a command answers; None for no answer (a server doorman does not serve).
+    async fn command_reply(
+        &self,
+        interaction: &Interaction,
+        data: CommandData,
+    ) -> anyhow::Result<Option<InteractionResponse>> {
+        let reply = |text: String| Ok(Some(messages::ephemeral(text)));
         let (Some(guild_id), Some(user_id)) = (interaction.guild_id, interaction.author_id())
         else {
-            return self
-                .respond(
-                    interaction,
-                    &messages::ephemeral("Use this command in the server."),
-                )
-                .await;
+            return reply("Use this command in the server.".into());
         };
         if !self.serves(guild_id.get()) {
-            return Ok(());
+            return Ok(None);
         }
         if data.name == "verify" {
-            return self.verify_command(interaction, guild_id, user_id).await;
+            let joined_at = interaction
+                .member
+                .as_ref()
+                .and_then(|m| m.joined_at)
+                .and_then(|t| chrono::DateTime::from_timestamp_micros(t.as_micros()));
+            return self
+                .verify_command(guild_id, user_id, joined_at)
+                .await
+                .map(Some);
         }
         let is_admin = interaction
             .member
@@ -120,27 +228,17 @@ impl Bot {
             .and_then(|m| m.permissions)
             .is_some_and(|p| p.contains(Permissions::ADMINISTRATOR));
         if !is_admin {
-            return self
-                .respond(
-                    interaction,
-                    &messages::ephemeral("Only administrators can use this command."),
-                )
-                .await;
+            return reply("Only administrators can use this command.".into());
         }
         let actor = Actor::DiscordAdmin(user_id.to_string());
-        let reply = match data.name.as_str() {
+        let text = match data.name.as_str() {
             "verification_status" => self.verification_status(guild_id).await?,
             "force_verify" => {
                 let Some(target) = data.options.iter().find_map(|o| match o.value {
                     CommandOptionValue::User(id) => Some(id),
                     _ => None,
                 }) else {
-                    return self
-                        .respond(
-                            interaction,
-                            &messages::ephemeral("Name a member to verify."),
-                        )
-                        .await;
+                    return reply("Name a member to verify.".into());
                 };
                 self.force_verify(guild_id, target, actor).await?
             }
@@ -180,50 +278,47 @@ impl Bot {
                     users.len()
                 )
             }
-            _ => return Ok(()),
+            other => format!("doorman does not know the command /{other}."),
         };
-        self.respond(interaction, &messages::ephemeral(reply)).await
+        reply(text)
     }
 
     async fn verify_command(
         &self,
-        interaction: &Interaction,
         guild_id: Id<GuildMarker>,
         user_id: Id<UserMarker>,
-    ) -> anyhow::Result<()> {
-        let (guild, user) = (guild_id.to_string(), user_id.to_string());
-        let member = self.doorman.store().discord_member(&guild, &user).await?;
-        if member
-            .as_ref()
-            .is_some_and(|m| m.state == MemberState::Verified)
-        {
-            return self
-                .respond(
-                    interaction,
-                    &messages::ephemeral("You're already verified."),
-                )
-                .await;
-        }
-        let deadline = match member
-            .filter(|m| m.state == MemberState::Pending)
-            .and_then(|m| m.deadline)
-        {
-            Some(deadline) => deadline,
-            None => {
-                self.doorman
-                    .restart_verification(&guild, &user, &self.rules)
-                    .await?
+        joined_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> anyhow::Result<InteractionResponse> {
+        let request = self
+            .doorman
+            .request_verification(
+                &guild_id.to_string(),
+                &user_id.to_string(),
+                joined_at,
+                &self.rules,
+            )
+            .await?;
+        let text = match request {
+            VerificationRequest::Pending { deadline } => {
+                let text = format!(
+                    "Press Verify and enter your invited email and token. Time left: {}.",
+                    messages::time_left(deadline, crate::domain::now())
+                );
+                return Ok(messages::ephemeral_with_button(
+                    text,
+                    guild_id.get(),
+                    user_id.get(),
+                ));
+            }
+            VerificationRequest::AlreadyVerified => "You're already verified.",
+            VerificationRequest::Held => {
+                "Your verification is with the server's administrators; they will decide."
+            }
+            VerificationRequest::NotNeeded => {
+                "You don't need to verify: you were here before doorman."
             }
         };
-        let text = format!(
-            "Press Verify and enter your invited email and token. Time left: {}.",
-            messages::time_left(deadline, crate::domain::now())
-        );
-        self.respond(
-            interaction,
-            &messages::ephemeral_with_button(text, guild_id.get(), user_id.get()),
-        )
-        .await
+        Ok(messages::ephemeral(text))
     }
 
     async fn verification_status(&self, guild_id: Id<GuildMarker>) -> anyhow::Result<String> {
@@ -274,12 +369,19 @@ impl Bot {
             .doorman
             .force_verify_member(&guild_id.to_string(), &target.to_string(), actor)
             .await?;
-        self.grant_roles(guild_id, target, invitee.as_ref()).await?;
+        let given = self.grant_roles(guild_id, target, invitee.as_ref()).await?;
         self.log(
             guild_id,
             &format!("<@{target}> was verified by an administrator"),
         )
         .await;
+        if !given {
+            return Ok(format!(
+                "<@{target}> is verified, but Discord refused to give them the '{}' role: doorman's own role must \
+                 sit above it and have Manage Roles (or run /setup_roles).",
+                self.settings.member_role_name
+            ));
+        }
         Ok(format!("<@{target}> is verified."))
     }
 
@@ -379,23 +481,5 @@ impl Bot {
             store.count_invitees(&all).await?,
             store.count_invitees(&verified).await?,
         ))
-    }
-
-    /// Not a command: used by the sweeper to tell a member why they are leaving.
-    pub(super) async fn farewell(&self, user_id: Id<UserMarker>, reason: KickReason) {
-        let text = match reason {
-            KickReason::Timeout => format!(
-                "You were removed from {} because you did not verify in time. You can rejoin with your invitation link and try again.",
-                self.settings.community_name
-            ),
-            KickReason::Attempts => return,
-        };
-        let dm = match self.http.create_private_channel(user_id).await {
-            Ok(response) => response.model().await,
-            Err(_) => return,
-        };
-        if let Ok(dm) = dm {
-            let _ = self.http.create_message(dm.id).content(&text).await;
-        }
     }
 }

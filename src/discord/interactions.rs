@@ -92,9 +92,14 @@ impl Bot {
         };
         let field = |name: &str| field_value(&modal.components, name).unwrap_or_default();
         let (email, token) = (field(EMAIL_FIELD), field(TOKEN_FIELD));
-        let discord_user =
-            DiscordUserId::parse(&user_id.to_string()).expect("a snowflake is a user id");
-        let guild = Id::new(guild_id);
+        let (Some(discord_user), Some(guild)) = (
+            DiscordUserId::parse(&user_id.to_string()).ok(),
+            Id::new_checked(guild_id),
+        ) else {
+            return self
+                .respond(interaction, &messages::ephemeral("This form is not valid."))
+                .await;
+        };
         let result = self
             .doorman
             .verify_member(
@@ -169,45 +174,6 @@ impl Bot {
                 self.kick_for(guild, user_id, KickReason::Attempts).await?;
             }
         }
-        Ok(())
-    }
-
-    /// Kicks a member whose verification ended badly, and records it.
-    pub(super) async fn kick_for(
-        &self,
-        guild_id: Id<twilight_model::id::marker::GuildMarker>,
-        user_id: Id<twilight_model::id::marker::UserMarker>,
-        reason: KickReason,
-    ) -> anyhow::Result<()> {
-        match self.kick(guild_id, user_id, reason).await {
-            Ok(()) => {}
-            Err(error) if super::discord_error_code(&error) == Some(super::UNKNOWN_MEMBER) => {
-                self.doorman
-                    .member_needs_no_kick(&guild_id.to_string(), &user_id.to_string(), false)
-                    .await?;
-                return Ok(());
-            }
-            Err(error) if super::discord_error_code(&error) == Some(super::MISSING_PERMISSIONS) => {
-                // The deadline stays claimed until its lease runs out, then is tried again.
-                let problem = format!(
-                    "Discord refused to remove <@{user_id}>: doorman needs Kick Members and a role above theirs"
-                );
-                self.doorman
-                    .discord_problem(&guild_id.to_string(), &problem)
-                    .await?;
-                self.log(guild_id, &problem).await;
-                return Ok(());
-            }
-            Err(error) => return Err(error).context("kicking"),
-        }
-        self.doorman
-            .member_kicked(&guild_id.to_string(), &user_id.to_string(), reason)
-            .await?;
-        self.log(
-            guild_id,
-            &format!("<@{user_id}> was removed: {}", reason.audit_log_text()),
-        )
-        .await;
         Ok(())
     }
 }

@@ -2,7 +2,6 @@
 //! after doorman was down.
 
 use anyhow::Context;
-use twilight_http::request::AuditLogReason;
 use twilight_model::channel::message::AllowedMentions;
 use twilight_model::gateway::payload::incoming::{
     GuildCreate, MemberAdd, MemberRemove, MemberUpdate,
@@ -15,7 +14,7 @@ use super::guilds::{GuildInfo, text_channels};
 use super::{Bot, CANNOT_MESSAGE_USER, MISSING_PERMISSIONS, discord_error_code, messages};
 use crate::config::RuleField;
 use crate::domain::invitee::Invitee;
-use crate::service::{JoinDecision, KickReason};
+use crate::service::JoinDecision;
 use crate::store::MemberState;
 
 fn joined_micros(member: &Member) -> Option<i64> {
@@ -257,12 +256,13 @@ impl Bot {
     }
 
     /// The member role, the cohort roles the roster's rules give, and no unverified role.
+    /// False when the member role could not be given (the problem is reported).
     pub(super) async fn grant_roles(
         &self,
         guild_id: Id<GuildMarker>,
         user_id: Id<UserMarker>,
         invitee: Option<&Invitee>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         let info = self.guild_info(guild_id).await?;
         let Some(member_role) = info.role(&self.settings.member_role_name).map(|r| r.id) else {
             let problem = format!(
@@ -273,9 +273,11 @@ impl Bot {
                 .discord_problem(&guild_id.to_string(), &problem)
                 .await?;
             self.log(guild_id, &problem).await;
-            return Ok(());
+            return Ok(false);
         };
-        self.add_role(guild_id, user_id, member_role).await?;
+        if !self.add_role(guild_id, user_id, member_role).await? {
+            return Ok(false);
+        }
         if let Some(invitee) = invitee {
             for rule in &self.settings.role_rules {
                 let value = match rule.field {
@@ -287,7 +289,9 @@ impl Bot {
                     continue;
                 }
                 match info.role(&rule.role) {
-                    Some(role) => self.add_role(guild_id, user_id, role.id).await?,
+                    Some(role) => {
+                        self.add_role(guild_id, user_id, role.id).await?;
+                    }
                     None => {
                         let problem = format!(
                             "ROLE_RULES names a role '{}' the server does not have",
@@ -309,22 +313,23 @@ impl Bot {
                 tracing::warn!(%error, "cannot remove the unverified role");
             }
         }
-        Ok(())
+        Ok(true)
     }
 
+    /// Gives a role; false when Discord refused (reported to the admins).
     async fn add_role(
         &self,
         guild_id: Id<GuildMarker>,
         user_id: Id<UserMarker>,
         role: Id<RoleMarker>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         // twilight waits out 429s on its own; what reaches us is a real refusal.
         match self
             .http
             .add_guild_member_role(guild_id, user_id, role)
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
             Err(error) if discord_error_code(&error) == Some(MISSING_PERMISSIONS) => {
                 let problem = format!(
                     "Discord refused to give <@{user_id}> the role <@&{role}>: doorman's own role must sit above it \
@@ -334,23 +339,9 @@ impl Bot {
                     .discord_problem(&guild_id.to_string(), &problem)
                     .await?;
                 self.log(guild_id, &problem).await;
-                Ok(())
+                Ok(false)
             }
             Err(error) => Err(error).context("adding a role"),
         }
-    }
-
-    /// Removes a member, with the reason in the server's audit log.
-    pub(super) async fn kick(
-        &self,
-        guild_id: Id<GuildMarker>,
-        user_id: Id<UserMarker>,
-        reason: KickReason,
-    ) -> Result<(), twilight_http::Error> {
-        self.http
-            .remove_guild_member(guild_id, user_id)
-            .reason(reason.audit_log_text())
-            .await?;
-        Ok(())
     }
 }

@@ -38,11 +38,11 @@ impl CustomId {
             return None;
         }
         let kind = parts.next()?;
-        let guild_id = parts.next()?.parse().ok()?;
+        let guild_id = snowflake(parts.next()?)?;
         let id = match kind {
             "verify" => Self::Verify {
                 guild_id,
-                user_id: parts.next()?.parse().ok()?,
+                user_id: snowflake(parts.next()?)?,
             },
             "panel" => Self::Panel { guild_id },
             "modal" => Self::Modal { guild_id },
@@ -50,6 +50,11 @@ impl CustomId {
         };
         parts.next().is_none().then_some(id)
     }
+}
+
+/// A non-zero id: anything else in a custom id is not one doorman made.
+fn snowflake(raw: &str) -> Option<u64> {
+    super::parse_id::<twilight_model::id::marker::GenericMarker>(raw).map(|id| id.get())
 }
 
 pub const EMAIL_FIELD: &str = "email";
@@ -152,6 +157,17 @@ pub fn ephemeral(text: impl Into<String>) -> InteractionResponse {
     }
 }
 
+/// "Thinking…", seen only by the person who interacted; the answer follows.
+pub fn deferred_ephemeral() -> InteractionResponse {
+    InteractionResponse {
+        kind: InteractionResponseType::DeferredChannelMessageWithSource,
+        data: Some(InteractionResponseData {
+            flags: Some(MessageFlags::EPHEMERAL),
+            ..Default::default()
+        }),
+    }
+}
+
 /// An ephemeral reply with a Verify button (for `/verify`).
 pub fn ephemeral_with_button(
     text: impl Into<String>,
@@ -224,5 +240,46 @@ mod tests {
             time_left(now - chrono::Duration::minutes(5), now),
             "due now"
         );
+    }
+}
+
+#[cfg(test)]
+mod custom_id_tests {
+    use super::CustomId;
+
+    #[test]
+    fn custom_ids_round_trip() {
+        for id in [
+            CustomId::Verify {
+                guild_id: 1,
+                user_id: u64::MAX,
+            },
+            CustomId::Panel { guild_id: 42 },
+            CustomId::Modal { guild_id: 7 },
+        ] {
+            assert_eq!(CustomId::parse(&id.encode()), Some(id));
+        }
+    }
+
+    #[test]
+    fn zero_or_malformed_ids_are_refused() {
+        for raw in [
+            "doorman:verify:0:5",
+            "doorman:verify:5:0",
+            "doorman:panel:0",
+            "doorman:modal:0",
+            "doorman:modal:",
+            "doorman:modal:+5",
+            "doorman:modal:-5",
+            "doorman:modal:5x",
+            "doorman:modal:99999999999999999999",
+            "doorman:verify:5",
+            "doorman:panel:5:6",
+            "doorman:other:5",
+            "someone:modal:5",
+            "",
+        ] {
+            assert_eq!(CustomId::parse(raw), None, "{raw:?}");
+        }
     }
 }

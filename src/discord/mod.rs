@@ -6,6 +6,7 @@
 mod commands;
 mod guilds;
 mod interactions;
+mod kicks;
 mod members;
 mod messages;
 mod sweeper;
@@ -180,6 +181,15 @@ impl Bot {
     }
 }
 
+/// A Discord id read from text (a button's custom id, a database row): digits only and
+/// never zero, which twilight's `Id::new` would panic on.
+pub(crate) fn parse_id<T>(raw: &str) -> Option<Id<T>> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse::<u64>().ok().and_then(Id::new_checked)
+}
+
 /// The Discord error code in a failed REST call (e.g. 50007: the user's DMs are closed).
 fn discord_error_code(error: &twilight_http::Error) -> Option<u64> {
     match error.kind() {
@@ -197,3 +207,32 @@ const UNKNOWN_MEMBER: u64 = 10007;
 const MISSING_PERMISSIONS: u64 = 50013;
 /// Discord's code for "Cannot send messages to this user".
 const CANNOT_MESSAGE_USER: u64 = 50007;
+
+#[cfg(test)]
+mod tests {
+    use twilight_model::id::marker::GuildMarker;
+
+    use super::parse_id;
+
+    #[test]
+    fn ids_are_digits_and_never_zero() {
+        assert_eq!(
+            parse_id::<GuildMarker>("1234").map(|id| id.get()),
+            Some(1234)
+        );
+        for bad in [
+            "",
+            "0",
+            "00",
+            "-1",
+            "+5",
+            " 5",
+            "5 ",
+            "1e3",
+            "abc",
+            "18446744073709551616",
+        ] {
+            assert_eq!(parse_id::<GuildMarker>(bad), None, "{bad:?}");
+        }
+    }
+}

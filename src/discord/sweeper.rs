@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use twilight_model::id::Id;
-
-use super::{Bot, UNKNOWN_MEMBER, discord_error_code};
+use super::{Bot, UNKNOWN_MEMBER, discord_error_code, parse_id};
 use crate::service::KickReason;
 use crate::store::DiscordMember;
 
@@ -35,12 +33,12 @@ impl Bot {
             *held_by_guild.entry(member.guild_id.clone()).or_default() += 1;
         }
         for (guild, count) in held_by_guild {
-            if let Ok(guild_id) = guild.parse::<u64>() {
+            if let Some(guild_id) = parse_id(&guild) {
                 let line = format!(
                     "⚠ {count} verification kick(s) came due at once, more than KICK_BURST_LIMIT allows: they are held. \
                      An administrator can /confirm_kicks or /cancel_kicks."
                 );
-                self.log(Id::new(guild_id), &line).await;
+                self.log(guild_id, &line).await;
             }
         }
         for member in due.kick {
@@ -54,13 +52,15 @@ impl Bot {
 
     /// Kicks a member whose deadline passed, unless they verified or left meanwhile.
     async fn enforce(&self, member: &DiscordMember) -> anyhow::Result<()> {
-        let (Ok(guild), Ok(user)) = (
-            member.guild_id.parse::<u64>(),
-            member.user_id.parse::<u64>(),
-        ) else {
-            return Ok(());
+        let (Some(guild_id), Some(user_id)) =
+            (parse_id(&member.guild_id), parse_id(&member.user_id))
+        else {
+            anyhow::bail!(
+                "the database holds a member with malformed ids ({:?}, {:?})",
+                member.guild_id,
+                member.user_id
+            );
         };
-        let (guild_id, user_id) = (Id::new(guild), Id::new(user));
         let current = match self.http.guild_member(guild_id, user_id).await {
             Ok(response) => response.model().await?,
             Err(error) if discord_error_code(&error) == Some(UNKNOWN_MEMBER) => {
@@ -80,7 +80,6 @@ impl Bot {
                 .await?;
             return Ok(());
         }
-        self.farewell(user_id, KickReason::Timeout).await;
         self.kick_for(guild_id, user_id, KickReason::Timeout).await
     }
 }

@@ -46,6 +46,70 @@ pub enum MemberVerification {
     NotPending,
 }
 
+/// The answer to a member asking to verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerificationRequest {
+    /// Under way (or just started): verify by `deadline`.
+    Pending {
+        deadline: DateTime<Utc>,
+    },
+    AlreadyVerified,
+    /// Their kick waits for an admin; nothing changes until one decides.
+    Held,
+    /// Doorman does not ask them to verify (in the server since before doorman).
+    NotNeeded,
+}
+
+impl VerificationRequest {
+    /// What a known state already says; None when a verification may start.
+    fn from_state(member: &DiscordMember) -> Option<Self> {
+        match (member.state, member.deadline) {
+            (MemberState::Verified, _) => Some(Self::AlreadyVerified),
+            (MemberState::Held, _) => Some(Self::Held),
+            (MemberState::Pending, Some(deadline)) => Some(Self::Pending { deadline }),
+            _ => None,
+        }
+    }
+}
+
+/// What a counted failed attempt means; `counted` is None when the member changed
+/// meanwhile, which must never turn into a kick.
+fn attempt_outcome(counted: Option<i64>, max_attempts: u32) -> MemberVerification {
+    let Some(attempts) = counted else {
+        return MemberVerification::NotPending;
+    };
+    let max = i64::from(max_attempts);
+    if attempts >= max {
+        return MemberVerification::OutOfAttempts;
+    }
+    MemberVerification::Mismatch {
+        attempts_left: u32::try_from(max - attempts).unwrap_or(u32::MAX),
+    }
+}
+
+/// How long after its `refusals`-th refused kick (0 for the first) a member is tried
+/// again: a minute, doubling, at most an hour.
+pub fn kick_retry_after(refusals: i64) -> chrono::Duration {
+    let doublings = u32::try_from(refusals.clamp(0, 6)).unwrap_or(6);
+    let wait = chrono::Duration::minutes(1) * 2_i32.pow(doublings);
+    wait.min(KICK_RETRY_CAP)
+}
+
+const KICK_RETRY_CAP: chrono::Duration = chrono::Duration::hours(1);
+/// While a kick stays refused, the admin is reminded this often, not at every retry.
+const REFUSAL_REMINDER_EVERY: chrono::Duration = chrono::Duration::hours(6);
+
+/// Whether an admin should hear about a refused kick now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalNotice {
+    /// The first refusal: tell them.
+    First,
+    /// Still refused hours later: remind them.
+    Reminder,
+    /// Told recently; stay quiet.
+    Quiet,
+}
+
 /// The kicks that came due.
 #[derive(Debug, Default)]
 pub struct DueKicks {
@@ -219,9 +283,9 @@ impl Doorman {
         rules: &GateRules,
     ) -> Result<MemberVerification, ServiceError> {
         let user_id = discord_user_id.as_str();
-        if self.pending_member(guild_id, user_id).await?.is_none() {
+        let Some(pending) = self.pending_member(guild_id, user_id).await? else {
             return Ok(MemberVerification::NotPending);
-        }
+        };
         let request = VerifyRequest {
             email,
             token,
@@ -259,18 +323,22 @@ impl Doorman {
             | VerifyOutcome::InvalidToken
             | VerifyOutcome::DiscordAccountInUse => {}
         }
-        let attempts = self
+        self.count_failed_attempt(&pending, rules).await
+    }
+
+    /// Counts a failed attempt against the verification `read` before the attempt. If the
+    /// member changed meanwhile (force-verified, held, restarted, gone), the attempt does
+    /// not count, and can never end in a kick.
+    pub async fn count_failed_attempt(
+        &self,
+        read: &DiscordMember,
+        rules: &GateRules,
+    ) -> Result<MemberVerification, ServiceError> {
+        let counted = self
             .store()
-            .add_failed_attempt(guild_id, user_id, now)
-            .await?
-            .unwrap_or(i64::MAX);
-        let max = i64::from(rules.max_attempts);
-        if attempts >= max {
-            return Ok(MemberVerification::OutOfAttempts);
-        }
-        Ok(MemberVerification::Mismatch {
-            attempts_left: (max - attempts) as u32,
-        })
+            .add_failed_attempt(read, crate::domain::now())
+            .await?;
+        Ok(attempt_outcome(counted, rules.max_attempts))
     }
 
     /// An admin lets a member in without a token.
@@ -291,20 +359,40 @@ impl Doorman {
         Ok(invitee)
     }
 
-    /// Starts a fresh verification (after a kick, for `/verify`, or on reconciliation).
-    pub async fn restart_verification(
+    /// A member asks to verify (`/verify`). Only someone doorman may remove gets a
+    /// deadline: never a member from before doorman, and never one whose kick is held for
+    /// an admin. `joined_at` is when Discord says they joined (None: unknown, so from before).
+    pub async fn request_verification(
         &self,
         guild_id: &str,
         user_id: &str,
+        joined_at: Option<DateTime<Utc>>,
         rules: &GateRules,
-    ) -> Result<DateTime<Utc>, ServiceError> {
+    ) -> Result<VerificationRequest, ServiceError> {
+        let member = self.store().discord_member(guild_id, user_id).await?;
+        if let Some(known) = member.as_ref().and_then(VerificationRequest::from_state) {
+            return Ok(known);
+        }
+        let first_connected = self.guild_first_connected(guild_id).await?;
+        if joined_at.is_none_or(|joined| joined <= first_connected) {
+            return Ok(VerificationRequest::NotNeeded);
+        }
         let now = crate::domain::now();
         let timeout = self.verification_timeout(guild_id, rules).await?;
         let deadline = now + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
-        self.store()
-            .start_pending(guild_id, user_id, deadline, now)
-            .await?;
-        Ok(deadline)
+        if self
+            .store()
+            .start_pending_if_idle(guild_id, user_id, deadline, now)
+            .await?
+        {
+            return Ok(VerificationRequest::Pending { deadline });
+        }
+        // Another path moved them meanwhile: go by what it decided.
+        let member = self.store().discord_member(guild_id, user_id).await?;
+        Ok(member
+            .as_ref()
+            .and_then(VerificationRequest::from_state)
+            .unwrap_or(VerificationRequest::NotNeeded))
     }
 
     /// Claims the deadlines that have passed. If more are due than the burst limit allows
@@ -445,6 +533,42 @@ impl Doorman {
         Ok(users)
     }
 
+    /// Discord refused to kick a member: try again later (backing off), and say whether an
+    /// admin should hear about it now (once, then a reminder every few hours).
+    pub async fn kick_refused(
+        &self,
+        guild_id: &str,
+        user_id: &str,
+    ) -> Result<RefusalNotice, ServiceError> {
+        let now = crate::domain::now();
+        let member = self.store().discord_member(guild_id, user_id).await?;
+        let (refusals, reported) = member
+            .as_ref()
+            .map_or((0, None), |m| (m.kick_refusals, m.refusal_reported_at));
+        let notice = match reported {
+            None => RefusalNotice::First,
+            Some(at) if now - at >= REFUSAL_REMINDER_EVERY => RefusalNotice::Reminder,
+            Some(_) => RefusalNotice::Quiet,
+        };
+        let reported_at = (notice != RefusalNotice::Quiet).then_some(now);
+        let recorded = self
+            .store()
+            .record_kick_refusal(
+                guild_id,
+                user_id,
+                now + kick_retry_after(refusals),
+                reported_at,
+                now,
+            )
+            .await?;
+        // Not pending any more (verified or gone meanwhile): nothing will retry, nothing to say.
+        Ok(if recorded {
+            notice
+        } else {
+            RefusalNotice::Quiet
+        })
+    }
+
     /// Something in the server an admin must fix (a missing role, a missing permission).
     pub async fn discord_problem(&self, guild_id: &str, problem: &str) -> Result<(), ServiceError> {
         let event = NewEvent::new(EventKind::DiscordProblem, Actor::System)
@@ -452,5 +576,34 @@ impl Doorman {
             .detail(json!({ "guild_id": guild_id, "problem": problem }));
         self.store().record_event(&event).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_member_never_runs_out_of_attempts() {
+        assert!(matches!(
+            attempt_outcome(None, 3),
+            MemberVerification::NotPending
+        ));
+        assert!(matches!(
+            attempt_outcome(Some(3), 3),
+            MemberVerification::OutOfAttempts
+        ));
+        assert!(matches!(
+            attempt_outcome(Some(1), 3),
+            MemberVerification::Mismatch { attempts_left: 2 }
+        ));
+    }
+
+    #[test]
+    fn refused_kicks_back_off_from_a_minute_to_an_hour() {
+        let minutes: Vec<i64> = (0..9).map(|n| kick_retry_after(n).num_minutes()).collect();
+        assert_eq!(minutes, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(kick_retry_after(-1).num_minutes(), 1);
+        assert_eq!(kick_retry_after(i64::MAX).num_minutes(), 60);
     }
 }

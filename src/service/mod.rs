@@ -17,7 +17,10 @@ use crate::domain::token::TokenKeys;
 use crate::store::{Store, StoreError};
 
 pub use emails::{QueuedBatch, Recipients, SendReport, Skipped, TestReport, WebhookReport};
-pub use gate::{DueKicks, GateRules, JoinDecision, KickReason, MemberVerification};
+pub use gate::{
+    DueKicks, GateRules, JoinDecision, KickReason, MemberVerification, RefusalNotice,
+    VerificationRequest, kick_retry_after,
+};
 pub use tokens::IssuedToken;
 pub use verification::{VerifyOutcome, VerifyRequest};
 

@@ -47,6 +47,10 @@ pub struct DiscordMember {
     pub deadline: Option<DateTime<Utc>>,
     pub failed_attempts: i64,
     pub kick_confirmed: bool,
+    /// Kicks Discord refused since this verification started.
+    pub kick_refusals: i64,
+    /// When an admin was last told a kick of this member is refused.
+    pub refusal_reported_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -57,6 +61,8 @@ struct MemberRow {
     deadline: Option<DateTime<Utc>>,
     failed_attempts: i64,
     kick_confirmed: bool,
+    kick_refusals: i64,
+    refusal_reported_at: Option<DateTime<Utc>>,
 }
 
 impl From<MemberRow> for DiscordMember {
@@ -68,11 +74,14 @@ impl From<MemberRow> for DiscordMember {
             deadline: row.deadline,
             failed_attempts: row.failed_attempts,
             kick_confirmed: row.kick_confirmed,
+            kick_refusals: row.kick_refusals,
+            refusal_reported_at: row.refusal_reported_at,
         }
     }
 }
 
-const MEMBER_COLUMNS: &str = "guild_id, user_id, state, deadline, CAST(failed_attempts AS BIGINT) AS failed_attempts, kick_confirmed";
+const MEMBER_COLUMNS: &str = "guild_id, user_id, state, deadline, CAST(failed_attempts AS BIGINT) AS failed_attempts, kick_confirmed, \
+    CAST(kick_refusals AS BIGINT) AS kick_refusals, refusal_reported_at";
 
 impl Store {
     /// When doorman first connected to this server (recorded now if this is the first time).
@@ -171,6 +180,32 @@ impl Store {
             .await
     }
 
+    /// Starts a verification only if none is under way, held or done (no row, or kicked or
+    /// lapsed); false when the member's state forbids it.
+    pub async fn start_pending_if_idle(
+        &self,
+        guild_id: &str,
+        user_id: &str,
+        deadline: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO discord_members (guild_id, user_id, state, deadline, updated_at) VALUES ($1, $2, 'pending', $3, $4) \
+                 ON CONFLICT (guild_id, user_id) DO UPDATE SET state = 'pending', deadline = $3, failed_attempts = 0, \
+                 kick_confirmed = FALSE, lease_until = NULL, kick_refusals = 0, refusal_reported_at = NULL, updated_at = $4 \
+                 WHERE discord_members.state IN ('kicked', 'lapsed')",
+            )
+            .bind(guild_id)
+            .bind(user_id)
+            .bind(deadline)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected() == 1
+        }))
+    }
+
     pub async fn mark_member_verified(
         &self,
         guild_id: &str,
@@ -193,7 +228,8 @@ impl Store {
             sqlx::query(
                 "INSERT INTO discord_members (guild_id, user_id, state, deadline, updated_at) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (guild_id, user_id) DO UPDATE SET state = $3, deadline = $4, failed_attempts = 0, \
-                 kick_confirmed = FALSE, lease_until = NULL, updated_at = $5",
+                 kick_confirmed = FALSE, lease_until = NULL, kick_refusals = 0, refusal_reported_at = NULL, \
+                 updated_at = $5",
             )
             .bind(guild_id)
             .bind(user_id)
@@ -206,24 +242,56 @@ impl Store {
         Ok(())
     }
 
-    /// Counts a failed attempt of a pending member; returns the new count (None if not pending).
+    /// Counts a failed attempt of a member still in the pending verification that was read
+    /// (same deadline); returns the new count, or None if it changed meanwhile (verified,
+    /// held, restarted) so the attempt must not count.
     pub async fn add_failed_attempt(
         &self,
-        guild_id: &str,
-        user_id: &str,
+        read: &DiscordMember,
         now: DateTime<Utc>,
     ) -> Result<Option<i64>> {
+        // The deadline names the verification round: a restart gives a new one.
         Ok(on_pool!(self, pool => {
             sqlx::query_scalar(
                 "UPDATE discord_members SET failed_attempts = failed_attempts + 1, updated_at = $3 \
                  WHERE guild_id = $1 AND user_id = $2 AND state = 'pending' \
+                 AND ((deadline IS NULL AND $4 IS NULL) OR deadline = $4) \
                  RETURNING CAST(failed_attempts AS BIGINT)",
+            )
+            .bind(&read.guild_id)
+            .bind(&read.user_id)
+            .bind(now)
+            .bind(read.deadline)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// Records a kick Discord refused: the member is left alone until `retry_at` (the lease
+    /// the sweeper respects), and `reported_at`, when given, notes that an admin was told.
+    /// False if the member is no longer pending.
+    pub async fn record_kick_refusal(
+        &self,
+        guild_id: &str,
+        user_id: &str,
+        retry_at: DateTime<Utc>,
+        reported_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE discord_members SET kick_refusals = kick_refusals + 1, lease_until = $3, \
+                 refusal_reported_at = COALESCE($4, refusal_reported_at), updated_at = $5 \
+                 WHERE guild_id = $1 AND user_id = $2 AND state = 'pending'",
             )
             .bind(guild_id)
             .bind(user_id)
+            .bind(retry_at)
+            .bind(reported_at)
             .bind(now)
-            .fetch_optional(pool)
+            .execute(pool)
             .await?
+            .rows_affected() == 1
         }))
     }
 

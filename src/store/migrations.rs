@@ -28,6 +28,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "discord",
         sql: include_str!("../../migrations/0003_discord.sql"),
     },
+    Migration {
+        version: 4,
+        name: "discord_kick_retries",
+        sql: include_str!("../../migrations/0004_discord_kick_retries.sql"),
+    },
 ];
 
 /// Any number fits, as long as it is always the same: replicas starting together all take

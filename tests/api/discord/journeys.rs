@@ -60,12 +60,15 @@ on_both_databases! {
 
     async fn a_member_who_does_not_verify_in_time_is_kicked(backend: Backend) {
         let world = World::start(backend, &[("VERIFICATION_TIMEOUT", "2")]).await;
+        // Discord delivers the farewell after the kick only to someone still sharing a server.
+        world.discord.share_another_server(ANA);
         world.discord.member_join(ANA, "ana").await;
         world.prompt_for(ANA).await;
         let reason = world.wait_for_kick(ANA).await;
         assert_eq!(reason.as_deref(), Some("Verification timeout"));
-        let farewell = world.discord.dms_to(ANA);
-        assert!(farewell.iter().any(|m| m["content"].as_str().is_some_and(|c| c.contains("did not verify in time"))));
+        world.discord.wait_until("the farewell", PATIENCE, |d| {
+            d.dms_to(ANA).iter().any(|m| m["content"].as_str().is_some_and(|c| c.contains("did not verify in time"))).then_some(())
+        }).await;
         crate::discord::wait_for("the kick to be recorded", || async {
             (world.app.events("kind=discord_kicked_for_timeout").await.len() == 1).then_some(())
         })

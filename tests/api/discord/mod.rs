@@ -4,6 +4,7 @@
 mod commands;
 mod journeys;
 mod resilience;
+mod safety;
 
 use std::time::Duration;
 

@@ -420,6 +420,12 @@ impl FakeDiscord {
         self.lock().closed_dms.remove(&user_id);
     }
 
+    /// The user is also in another server with the bot: Discord still delivers the bot's
+    /// DMs to them after they leave (or are removed from) this one.
+    pub fn share_another_server(&self, user_id: u64) {
+        self.lock().in_another_server.insert(user_id);
+    }
+
     /// The next `times` requests to `route` (e.g. `PUT
     /// /guilds/{guild_id}/members/{user_id}/roles/{role_id}`, method given separately)
     /// get a 429 with scope "user", `Retry-After` and a JSON body.

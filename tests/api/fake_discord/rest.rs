@@ -1350,7 +1350,8 @@ async fn create_message(AxState(shared): St, Path(channel): Path<String>, body: 
     if channel.kind == 1 {
         let to = channel.recipient.unwrap_or_default();
         // DMs need a shared server and open DMs.
-        if st.closed_dms.contains(&to) || !st.members.contains_key(&to) {
+        let shares_a_server = st.members.contains_key(&to) || st.in_another_server.contains(&to);
+        if st.closed_dms.contains(&to) || !shares_a_server {
             return Err(error(403, 50007, "Cannot send messages to this user"));
         }
     } else {

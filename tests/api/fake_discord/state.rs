@@ -202,6 +202,9 @@ pub struct State {
     pub members: BTreeMap<u64, Member>,
     pub messages: BTreeMap<u64, Value>,
     pub closed_dms: HashSet<u64>,
+    /// Users who share another server with the bot, so DMs still reach them after they
+    /// leave this one.
+    pub in_another_server: HashSet<u64>,
     pub kicks: Vec<(u64, Option<String>)>,
     pub global_commands: Vec<Value>,
     pub guild_commands: Vec<Value>,
@@ -262,6 +265,7 @@ impl State {
             members: BTreeMap::new(),
             messages: BTreeMap::new(),
             closed_dms: HashSet::new(),
+            in_another_server: HashSet::new(),
             kicks: Vec::new(),
             global_commands: Vec::new(),
             guild_commands: Vec::new(),
