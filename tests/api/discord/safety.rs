@@ -155,6 +155,21 @@ on_both_databases! {
         assert!(text.contains("creating the role verified-member"), "{text}");
     }
 
+    async fn a_slow_command_is_deferred_and_then_answered(backend: Backend) {
+        let world = World::start(backend, &[("MEMBER_ROLE_NAME", "verified-member")]).await;
+        world.add_old_member(ADMIN);
+        // Creating the missing role waits out a rate limit longer than Discord's window.
+        world.discord.rate_limit("POST", "/guilds/{guild_id}/roles", 1, 3.5);
+        let interaction = world.discord.run_command(ADMIN, "setup_roles", json!([]), true).await;
+        let first = interaction.response().await;
+        assert_eq!(first["type"], 5, "deferred: {first}");
+        assert!(first["data"]["flags"].as_u64().is_some_and(|f| f & 64 != 0), "ephemeral");
+        let answer = interaction
+            .original_when(|m| m["content"].as_str().is_some_and(|c| c.contains("created the role 'verified-member'")))
+            .await;
+        assert!(answer["content"].as_str().unwrap().contains("posted the Verify panel"), "{answer}");
+    }
+
     async fn a_refused_role_on_force_verify_is_told_to_the_admin(backend: Backend) {
         let world = World::start(backend, &[]).await;
         world.add_old_member(ADMIN);
