@@ -81,6 +81,11 @@ impl Bot {
                     .store()
                     .discord_member(&guild_id.to_string(), &member.user.id.to_string())
                     .await?;
+                // The role alone proves nothing (another bot may have given it): a member
+                // from before doorman is one doorman has never dealt with.
+                if !joined_since && state.is_none() {
+                    continue;
+                }
                 if state
                     .is_some_and(|m| matches!(m.state, MemberState::Pending | MemberState::Held))
                 {

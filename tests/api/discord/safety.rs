@@ -85,6 +85,21 @@ on_both_databases! {
         assert!(world.discord.kicks().is_empty());
     }
 
+    async fn a_member_from_before_doorman_with_an_unverified_role_is_left_alone(backend: Backend) {
+        let mut world = World::start(backend, &[("VERIFICATION_TIMEOUT", "1")]).await;
+        world.add_old_member(ADMIN);
+        // Given the role by someone else, long before doorman.
+        let long_ago = chrono::Utc::now() - chrono::Duration::days(365);
+        world.discord.add_existing_member(ANA, "old-timer", long_ago, &[world.unverified_role]);
+        world.app.stop().await;
+        // Someone who joins while doorman is down is caught up after ANA (ids in order).
+        world.discord.member_join(BO, "bo").await;
+        world.restart(&[("VERIFICATION_TIMEOUT", "1")]).await;
+        world.prompt_for(BO).await;
+        assert_eq!(member_state(&world, ANA).await, None, "no verification started");
+        assert!(world.discord.dms_to(ANA).is_empty());
+    }
+
     async fn verify_leaves_a_held_kick_to_the_admins(backend: Backend) {
         let world = World::start(backend, &[("VERIFICATION_TIMEOUT", "1"), ("KICK_BURST_LIMIT", "1")]).await;
         world.add_old_member(ADMIN);
