@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{ApiJson, ApiQuery};
+use super::error::{AuthErrors, JsonBodyErrors, ServerErrors, TimeoutErrors};
+use super::extract::{ApiJson, ApiQuery, Integer};
 use super::{ApiError, AppState, ErrorBody};
 use crate::domain::event::Actor;
 use crate::service::{Recipients, SendReport, TestReport};
@@ -16,18 +17,18 @@ const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 1000;
 
 /// Who to email: an array of invitee ids (as the original API took), or an object.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum SendEmailsBody {
-    Ids(Vec<i64>),
+    Ids(Vec<Integer<i64>>),
     Options(SendEmailsOptions),
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendEmailsOptions {
     /// These invitees.
-    user_ids: Option<Vec<i64>>,
+    user_ids: Option<Vec<Integer<i64>>>,
     /// Every invitee who has not verified.
     #[serde(default)]
     all_unverified: bool,
@@ -36,12 +37,58 @@ pub struct SendEmailsOptions {
     force: bool,
 }
 
+// Written out because the derive cannot say that exactly one of `user_ids` and
+// `all_unverified: true` is accepted, and clients are generated from this.
+impl utoipa::PartialSchema for SendEmailsBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let ids =
+            serde_json::json!({"type": "array", "items": {"type": "integer", "format": "int64"}});
+        let force = serde_json::json!({
+            "type": "boolean",
+            "description": "Email even within the resend cooldown, and addresses that bounced or were dropped."
+        });
+        let schema = serde_json::json!({
+            "oneOf": [
+                ids,
+                {
+                    "type": "object",
+                    "description": "These invitees.",
+                    "properties": {
+                        "user_ids": ids,
+                        "all_unverified": {"type": "boolean", "enum": [false]},
+                        "force": force,
+                    },
+                    "required": ["user_ids"],
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
+                    "description": "Every invitee who has not verified.",
+                    "properties": {
+                        "user_ids": {"type": "null"},
+                        "all_unverified": {"type": "boolean", "enum": [true]},
+                        "force": force,
+                    },
+                    "required": ["all_unverified"],
+                    "additionalProperties": false,
+                },
+            ]
+        });
+        utoipa::openapi::RefOr::T(
+            serde_json::from_value(schema).expect("the SendEmailsBody schema is valid"),
+        )
+    }
+}
+
+impl ToSchema for SendEmailsBody {}
+
 /// Issue each chosen unverified invitee a fresh token and email it. Answers once the
 /// batch is sent or after a short wait (`EMAIL_SEND_WAIT_SECONDS`), whichever is first;
 /// what is still queued is sent in the background.
 #[utoipa::path(post, path = "/api/send-emails", tag = "emails",
     request_body(content = SendEmailsBody, description = "`[1, 2]`, `{\"user_ids\": [1, 2]}` or `{\"all_unverified\": true}`; `force` in the object form"),
-    responses((status = 200, body = SendReport), (status = 400, body = ErrorBody)))]
+    security(("api_key" = [])),
+    responses((status = 200, body = SendReport), JsonBodyErrors, AuthErrors, ServerErrors, TimeoutErrors))]
 pub async fn send_emails(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Value>,
@@ -52,10 +99,11 @@ pub async fn send_emails(
                 .into(),
         )
     })?;
+    let ids = |ids: Vec<Integer<i64>>| Recipients::Ids(ids.into_iter().map(|id| id.0).collect());
     let (recipients, force) = match body {
-        SendEmailsBody::Ids(ids) => (Recipients::Ids(ids), false),
+        SendEmailsBody::Ids(list) => (ids(list), false),
         SendEmailsBody::Options(options) => match (options.user_ids, options.all_unverified) {
-            (Some(ids), false) => (Recipients::Ids(ids), options.force),
+            (Some(list), false) => (ids(list), options.force),
             (None, true) => (Recipients::AllUnverified, options.force),
             _ => {
                 return Err(ApiError::BadRequest(
@@ -82,8 +130,10 @@ pub struct EmailsQuery {
     /// Only the emails of one batch (as `POST /api/send-emails` answered).
     batch_id: Option<String>,
     /// Page size, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     #[serde(default)]
+    #[param(minimum = 0)]
     offset: i64,
 }
 
@@ -100,7 +150,12 @@ pub struct EmailsPage {
 /// The queue and the outbox, newest first: recipient, status, attempts, last error,
 /// timestamps, and for the local outbox the rendered email.
 #[utoipa::path(get, path = "/api/emails", tag = "emails", params(EmailsQuery),
-    responses((status = 200, body = EmailsPage), (status = 400, body = ErrorBody)))]
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = EmailsPage),
+        (status = 400, body = ErrorBody, description = "a malformed or out-of-range parameter"),
+        AuthErrors, ServerErrors, TimeoutErrors,
+    ))]
 pub async fn list_emails(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<EmailsQuery>,
@@ -124,7 +179,9 @@ pub async fn list_emails(
         .emails(&filter)
         .await
         .map_err(ApiError::internal)?;
-    let next_offset = (emails.len() as i64 == limit).then_some(query.offset + limit);
+    let next_offset = (emails.len() as i64 == limit)
+        .then(|| query.offset.checked_add(limit))
+        .flatten();
     Ok(Json(EmailsPage {
         route: state.doorman.email_settings().route.name(),
         emails,
@@ -136,14 +193,15 @@ pub async fn list_emails(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TestEmailBody {
-    #[schema(example = "you@example.org")]
+    #[schema(example = "you@example.org", format = Email)]
     to: String,
 }
 
 /// Send one sample email through the configured route now, and see exactly what the
 /// provider answered. The sample token opens nothing.
 #[utoipa::path(post, path = "/api/emails/test", tag = "emails", request_body = TestEmailBody,
-    responses((status = 200, body = TestReport), (status = 400, body = ErrorBody)))]
+    security(("api_key" = [])),
+    responses((status = 200, body = TestReport), JsonBodyErrors, AuthErrors, ServerErrors, TimeoutErrors))]
 pub async fn send_test_email(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<TestEmailBody>,

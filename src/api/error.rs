@@ -1,11 +1,11 @@
 //! The one place where errors become HTTP responses: `{"detail": "..."}` with a status.
 
-use axum::extract::multipart::MultipartError;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::multipart::{MultipartError, MultipartRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 use crate::import::ImportError;
 use crate::import::reader::CsvError;
@@ -55,6 +55,68 @@ pub enum ApiError {
 pub struct ErrorBody {
     #[schema(example = "User not found")]
     pub detail: String,
+}
+
+// The error sets the routes share, named once so the OpenAPI document cannot drift from
+// what the middleware answers. They exist only for the document, never constructed.
+
+/// What the API key check answers, on every route behind it.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum AuthErrors {
+    /// No `x-api-key` header.
+    #[response(status = 401)]
+    Missing(ErrorBody),
+    /// An `x-api-key` that is not the admin key.
+    #[response(status = 403)]
+    Invalid(ErrorBody),
+    /// Too many attempts (wrong keys from one address, or failed verifications); wait for
+    /// `Retry-After`.
+    #[response(status = 429, headers(("retry-after" = u64, description = "seconds to wait")))]
+    Throttled(ErrorBody),
+}
+
+/// What a route with a JSON body answers when the body is not what it documents.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum JsonBodyErrors {
+    /// Not JSON, not `application/json`, or a field missing, mistyped or invalid.
+    #[response(status = 400)]
+    Malformed(ErrorBody),
+    /// Larger than the route accepts.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+}
+
+/// For routes that look an invitee up by id.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum NotFoundError {
+    /// No invitee with this id.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
+
+/// What any route may answer when the server, not the request, is at fault.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum ServerErrors {
+    /// Logged in full; the body says nothing more.
+    #[response(status = 500)]
+    Internal(ErrorBody),
+}
+
+/// What a route that answers in one piece says when it takes too long, or the database
+/// cannot be reached. Streaming routes have sent their status before that could happen.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum TimeoutErrors {
+    /// The request took longer than the server allows.
+    #[response(status = 408)]
+    Timeout(ErrorBody),
+    /// A dependency (the database) is unreachable or too slow.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
 }
 
 impl ApiError {
@@ -151,5 +213,26 @@ impl From<MultipartError> for ApiError {
             return Self::PayloadTooLarge("The upload is larger than MAX_UPLOAD_MB allows".into());
         }
         Self::BadRequest(format!("Malformed multipart upload: {}", error.body_text()))
+    }
+}
+
+impl From<MultipartRejection> for ApiError {
+    fn from(rejection: MultipartRejection) -> Self {
+        Self::BadRequest(format!(
+            "Send the CSV as multipart/form-data: {}",
+            rejection.body_text()
+        ))
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::PayloadTooLarge("Request body is too large".into());
+        }
+        Self::BadRequest(format!(
+            "Could not read the body: {}",
+            rejection.body_text()
+        ))
     }
 }

@@ -5,6 +5,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::error::{AuthErrors, ServerErrors, TimeoutErrors};
 use super::extract::ApiQuery;
 use super::{ApiError, AppState, ErrorBody};
 use crate::domain::event::EventKind;
@@ -17,13 +18,23 @@ const MAX_LIMIT: i64 = 1000;
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Only events of this kind (e.g. `verification_failed`).
+    #[param(schema_with = event_kind_schema)]
     kind: Option<String>,
     /// Only events about this invitee.
     invitee_id: Option<i64>,
     /// Page size, 1 to 1000 (default 50).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     #[serde(default)]
+    #[param(minimum = 0)]
     offset: i64,
+}
+
+fn event_kind_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(EventKind::ALL.iter().map(|k| k.as_str())))
+        .build()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,7 +47,12 @@ pub struct EventsPage {
 }
 
 #[utoipa::path(get, path = "/api/events", tag = "events", params(EventsQuery),
-    responses((status = 200, body = EventsPage), (status = 400, body = ErrorBody)))]
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = EventsPage),
+        (status = 400, body = ErrorBody, description = "a malformed or out-of-range parameter, or an unknown kind"),
+        AuthErrors, ServerErrors, TimeoutErrors,
+    ))]
 pub async fn list_events(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<EventsQuery>,
@@ -68,7 +84,9 @@ pub async fn list_events(
         .events(&filter)
         .await
         .map_err(ApiError::internal)?;
-    let next_offset = (events.len() as i64 == limit).then_some(query.offset + limit);
+    let next_offset = (events.len() as i64 == limit)
+        .then(|| query.offset.checked_add(limit))
+        .flatten();
     Ok(Json(EventsPage {
         events,
         limit,

@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::AppState;
+use super::error::ServerErrors;
+use super::{AppState, ErrorBody};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -24,7 +25,12 @@ pub struct Health {
 }
 
 #[utoipa::path(get, path = "/health", tag = "health",
-    responses((status = 200, body = Health), (status = 503, body = Health)))]
+    responses(
+        (status = 200, body = Health),
+        (status = 408, body = ErrorBody, description = "the request took longer than the server allows"),
+        (status = 503, body = Health, description = "the database is unreachable"),
+        ServerErrors,
+    ))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let store = state.doorman.store();
     let reachable = tokio::time::timeout(std::time::Duration::from_secs(3), store.ping())

@@ -52,7 +52,11 @@ pub fn router(state: AppState) -> Router {
 
 /// The OpenAPI document alone (for `doorman openapi` and tests).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    build_routes(0).merge(webhook_routes()).split_for_parts().1
+    let (_, api) = build_routes(0)
+        .routes(routes!(health::health))
+        .merge(webhook_routes())
+        .split_for_parts();
+    docs::complete(api)
 }
 
 fn build(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {

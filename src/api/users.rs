@@ -10,6 +10,7 @@ use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::error::{AuthErrors, NotFoundError, ServerErrors, TimeoutErrors};
 use super::extract::{ApiPath, ApiQuery};
 use super::{ApiError, AppState, ErrorBody};
 use crate::domain::event::Actor;
@@ -23,8 +24,10 @@ pub struct ListUsersQuery {
     search: Option<String>,
     verified: Option<bool>,
     /// At most this many (all when absent).
+    #[param(minimum = 0)]
     limit: Option<i64>,
     #[serde(default)]
+    #[param(minimum = 0)]
     offset: i64,
 }
 
@@ -34,9 +37,11 @@ const TOTAL_COUNT_HEADER: &str = "x-total-count";
 /// List invitees, oldest first. Without a query, all of them, as the original API did;
 /// the body is streamed, so a large list does not sit in the server's memory.
 #[utoipa::path(get, path = "/api/users", tag = "users", params(ListUsersQuery),
+    security(("api_key" = [])),
     responses(
         (status = 200, body = [Invitee], headers(("x-total-count" = i64, description = "invitees matching the filters"))),
-        (status = 400, body = ErrorBody),
+        (status = 400, body = ErrorBody, description = "a malformed or negative parameter"),
+        AuthErrors, ServerErrors,
     ))]
 pub async fn list_users(
     State(state): State<AppState>,
@@ -106,7 +111,12 @@ where
 
 /// One invitee.
 #[utoipa::path(get, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)),
-    responses((status = 200, body = Invitee), (status = 404, body = ErrorBody)))]
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = Invitee),
+        (status = 400, body = ErrorBody, description = "the id is not an integer"),
+        NotFoundError, AuthErrors, ServerErrors, TimeoutErrors,
+    ))]
 pub async fn get_user(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -122,7 +132,12 @@ pub struct MessageResponse {
 
 /// Delete one invitee (the original's path).
 #[utoipa::path(delete, path = "/api/{id}", tag = "users", params(("id" = i64, Path)),
-    responses((status = 200, body = MessageResponse), (status = 404, body = ErrorBody)))]
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = MessageResponse),
+        (status = 400, body = ErrorBody, description = "the id is not an integer"),
+        NotFoundError, AuthErrors, ServerErrors, TimeoutErrors,
+    ))]
 pub async fn delete_user_legacy(
     state: State<AppState>,
     id: ApiPath<i64>,
@@ -132,7 +147,12 @@ pub async fn delete_user_legacy(
 
 /// Delete one invitee.
 #[utoipa::path(delete, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)),
-    responses((status = 200, body = MessageResponse), (status = 404, body = ErrorBody)))]
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = MessageResponse),
+        (status = 400, body = ErrorBody, description = "the id is not an integer"),
+        NotFoundError, AuthErrors, ServerErrors, TimeoutErrors,
+    ))]
 pub async fn delete_user(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -151,7 +171,9 @@ pub struct DeleteAllResponse {
 }
 
 /// Delete every invitee.
-#[utoipa::path(delete, path = "/api/all", tag = "users", responses((status = 200, body = DeleteAllResponse)))]
+#[utoipa::path(delete, path = "/api/all", tag = "users",
+    security(("api_key" = [])),
+    responses((status = 200, body = DeleteAllResponse), AuthErrors, ServerErrors, TimeoutErrors))]
 pub async fn delete_all_users(
     State(state): State<AppState>,
 ) -> Result<Json<DeleteAllResponse>, ApiError> {
@@ -174,7 +196,12 @@ pub struct RefreshTokenResponse {
 
 /// Issue a new token; the previous one stops working at once.
 #[utoipa::path(post, path = "/api/refresh-token/{id}", tag = "users", params(("id" = i64, Path)),
-    responses((status = 200, body = RefreshTokenResponse), (status = 404, body = ErrorBody)))]
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = RefreshTokenResponse),
+        (status = 400, body = ErrorBody, description = "the id is not an integer"),
+        NotFoundError, AuthErrors, ServerErrors, TimeoutErrors,
+    ))]
 pub async fn refresh_token(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,

@@ -5,8 +5,9 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::ApiJson;
-use super::{ApiError, AppState, ErrorBody};
+use super::error::{AuthErrors, JsonBodyErrors, ServerErrors, TimeoutErrors};
+use super::extract::{ApiJson, Integer};
+use super::{ApiError, AppState};
 use crate::domain::event::{Actor, Channel};
 use crate::domain::invitee::DiscordUserId;
 use crate::service::{VerifyOutcome, VerifyRequest};
@@ -24,15 +25,34 @@ pub struct VerifyDiscordBody {
     email: String,
     token: String,
     /// A Discord user id, as a string (or a number).
-    #[schema(value_type = String, example = "80351110224678912")]
+    #[schema(schema_with = discord_user_id_schema)]
     discord_user_id: StringOrNumber,
+}
+
+/// What `DiscordUserId::parse` takes: a positive 64-bit number, in digits or as a number.
+fn discord_user_id_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
+    let one_of = OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^0*[1-9][0-9]{0,18}$")),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(u64::MAX)),
+        )
+        .build();
+    utoipa::openapi::schema::Schema::OneOf(one_of)
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum StringOrNumber {
     String(String),
-    Number(u64),
+    Number(Integer<u64>),
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,11 +84,8 @@ impl From<VerifyOutcome> for VerifyResponse {
 /// Verify an invitee by email and token. A failed check answers 200 with
 /// `success: false` and the reason, as the original did.
 #[utoipa::path(post, path = "/api/verify", tag = "verification", request_body = VerifyBody,
-    responses(
-        (status = 200, body = VerifyResponse),
-        (status = 400, body = ErrorBody),
-        (status = 429, body = ErrorBody, description = "too many failed attempts for this email; see Retry-After"),
-    ))]
+    security(("api_key" = [])),
+    responses((status = 200, body = VerifyResponse), JsonBodyErrors, AuthErrors, ServerErrors, TimeoutErrors))]
 pub async fn verify(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<VerifyBody>,
@@ -88,18 +105,15 @@ pub async fn verify(
 
 /// Verify an invitee and link their Discord account (one account per invitee).
 #[utoipa::path(post, path = "/api/verify-discord", tag = "verification", request_body = VerifyDiscordBody,
-    responses(
-        (status = 200, body = VerifyResponse),
-        (status = 400, body = ErrorBody),
-        (status = 429, body = ErrorBody),
-    ))]
+    security(("api_key" = [])),
+    responses((status = 200, body = VerifyResponse), JsonBodyErrors, AuthErrors, ServerErrors, TimeoutErrors))]
 pub async fn verify_discord(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<VerifyDiscordBody>,
 ) -> Result<Json<VerifyResponse>, ApiError> {
     let raw_id = match body.discord_user_id {
         StringOrNumber::String(s) => s,
-        StringOrNumber::Number(n) => n.to_string(),
+        StringOrNumber::Number(n) => n.0.to_string(),
     };
     let discord_user_id =
         DiscordUserId::parse(&raw_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;

@@ -2,17 +2,18 @@
 //! cannot send one): each request must carry SendGrid's signature instead.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 
+use super::error::ServerErrors;
+use super::extract::ApiBytes;
 use super::{ApiError, AppState, ErrorBody};
 use crate::email::webhook::{self, Event, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::service::WebhookReport;
 
 /// Delivery events from SendGrid (delivered, bounce, dropped, deferred), signed with
 /// the key set in `SENDGRID_WEBHOOK_PUBLIC_KEY`; each event is applied once.
-#[utoipa::path(post, path = "/webhooks/sendgrid", tag = "emails", security(()),
+#[utoipa::path(post, path = "/webhooks/sendgrid", tag = "emails",
     request_body(content = Vec<Object>, description = "SendGrid's array of events"),
     params(
         ("X-Twilio-Email-Event-Webhook-Signature" = String, Header, description = "base64 ECDSA signature"),
@@ -20,15 +21,18 @@ use crate::service::WebhookReport;
     ),
     responses(
         (status = 200, body = WebhookReport),
-        (status = 400, body = ErrorBody),
+        (status = 400, body = ErrorBody, description = "signed, but not an array of SendGrid events"),
         (status = 401, body = ErrorBody, description = "unsigned"),
-        (status = 403, body = ErrorBody, description = "badly signed"),
-        (status = 503, body = ErrorBody, description = "no verification key configured"),
+        (status = 403, body = ErrorBody, description = "badly signed, or signed too long ago"),
+        (status = 408, body = ErrorBody, description = "the request took longer than the server allows"),
+        (status = 413, body = ErrorBody, description = "larger than the webhook accepts"),
+        (status = 503, body = ErrorBody, description = "no verification key configured, or the database is unreachable"),
+        ServerErrors,
     ))]
 pub async fn sendgrid_events(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Json<WebhookReport>, ApiError> {
     let Some(key) = state.doorman.webhook_key() else {
         return Err(ApiError::Unavailable(
