@@ -28,6 +28,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "discord",
         sql: include_str!("../../migrations/0003_discord.sql"),
     },
+    Migration {
+        version: 4,
+        name: "throttle",
+        sql: include_str!("../../migrations/0004_throttle.sql"),
+    },
 ];
 
 /// Any number fits, as long as it is always the same: replicas starting together all take
