@@ -34,13 +34,22 @@ pub struct Settings {
     pub email: EmailSettings,
     /// The bot's settings, when `DISCORD_TOKEN` is set.
     pub discord: Option<DiscordSettings>,
+    /// Peers whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
+    /// Wrong `x-api-key` attempts allowed per client address and window.
+    pub api_key_throttle: ApiKeyThrottle,
 }
 
-/// How guessing is slowed down: `max_failures` per email within `window`.
+/// How guessing is slowed down, within `window`: `max_failures` per email and source (a
+/// Discord account or a client address), `max_per_email` per email across sources, so many
+/// guessers together are still stopped, and `max_per_source` per source across emails, so
+/// one guesser cannot probe many invitations.
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleSettings {
     pub max_failures: u32,
     pub window: Duration,
+    pub max_per_email: u32,
+    pub max_per_source: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,10 +166,14 @@ impl Settings {
             throttle: ThrottleSettings {
                 max_failures,
                 window: Duration::from_secs(window_minutes * 60),
+                max_per_email: at_least_one(&var, "VERIFY_MAX_FAILURES_PER_EMAIL", 500)?,
+                max_per_source: at_least_one(&var, "VERIFY_MAX_FAILURES_PER_SOURCE", 20)?,
             },
             max_upload_bytes: max_upload_mb * 1024 * 1024,
             email,
             discord: DiscordSettings::from_vars(&var)?,
+            trusted_proxies: TrustedProxies::parse(var("TRUSTED_PROXIES").as_deref())?,
+            api_key_throttle: ApiKeyThrottle::from_vars(&var)?,
         })
     }
 
@@ -262,6 +275,75 @@ fn database_url(
         "sqlite://{}?mode=rwc",
         data_dir.join("doorman.sqlite").display()
     ))
+}
+
+/// The addresses or networks (`TRUSTED_PROXIES`, comma-separated) of the reverse proxies in
+/// front of doorman; only they may say who the client is.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    pub(crate) fn parse(raw: Option<&str>) -> Result<Self, ConfigError> {
+        let Some(raw) = raw else {
+            return Ok(Self::default());
+        };
+        raw.split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                part.parse::<ipnet::IpNet>()
+                    .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "TRUSTED_PROXIES",
+                            format!("'{part}' is not an IP address or a CIDR network"),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    pub fn contains(&self, addr: std::net::IpAddr) -> bool {
+        let addr = addr.to_canonical();
+        self.0.iter().any(|net| net.contains(&addr))
+    }
+}
+
+/// Wrong `x-api-key` attempts: `max_failures` per client address within `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiKeyThrottle {
+    pub max_failures: u32,
+    pub window: Duration,
+}
+
+impl ApiKeyThrottle {
+    fn from_vars(var: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let max_failures = at_least_one(var, "API_KEY_MAX_FAILURES", 10)?;
+        let window_minutes: u64 = parse(var, "API_KEY_WINDOW_MINUTES", 15)?;
+        if !(1..=24 * 60).contains(&window_minutes) {
+            return Err(ConfigError::new(
+                "API_KEY_WINDOW_MINUTES",
+                "must be between 1 and 1440",
+            ));
+        }
+        Ok(Self {
+            max_failures,
+            window: Duration::from_secs(window_minutes * 60),
+        })
+    }
+}
+
+fn at_least_one(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    let value: u32 = parse(var, name, default)?;
+    if value == 0 {
+        return Err(ConfigError::new(name, "must be at least 1"));
+    }
+    Ok(value)
 }
 
 #[cfg(test)]

@@ -40,6 +40,8 @@ impl Application {
             api_key: settings.api_key.clone(),
             max_upload_bytes: settings.max_upload_bytes,
             bot: settings.discord.is_some().then_some(bot_status),
+            trusted_proxies: settings.trusted_proxies.clone(),
+            api_key_guard: api::ApiKeyGuard::new(settings.api_key_throttle),
         };
         let listener = TcpListener::bind(settings.bind_addr)
             .await
@@ -76,10 +78,14 @@ impl Application {
             .then(|| crate::email::worker::spawn(self.doorman.clone(), stopped));
         // Long enough for a send in flight to finish or time out.
         let grace = settings.request_timeout + std::time::Duration::from_secs(5);
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the HTTP server failed");
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the HTTP server failed");
         let _ = stop.send(true);
         if let Some(mut workers) = workers
             && tokio::time::timeout(grace, &mut workers).await.is_err()

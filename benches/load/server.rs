@@ -26,6 +26,9 @@ const CLEARED_VARS: &[&str] = &[
     "TOKEN_LENGTH",
     "VERIFY_MAX_FAILURES",
     "VERIFY_WINDOW_MINUTES",
+    "VERIFY_MAX_FAILURES_PER_EMAIL",
+    "VERIFY_MAX_FAILURES_PER_SOURCE",
+    "TRUSTED_PROXIES",
 ];
 
 /// How many failed verifications per email the server allows.
@@ -71,8 +74,16 @@ impl Server {
         for var in CLEARED_VARS {
             command.env_remove(var);
         }
+        command.env("TRUSTED_PROXIES", "127.0.0.1");
         if throttle == Throttle::Relaxed {
-            command.env("VERIFY_MAX_FAILURES", "1000000");
+            // Every request comes from this one address, so its allowance is lifted too.
+            for var in [
+                "VERIFY_MAX_FAILURES",
+                "VERIFY_MAX_FAILURES_PER_EMAIL",
+                "VERIFY_MAX_FAILURES_PER_SOURCE",
+            ] {
+                command.env(var, "1000000");
+            }
         }
         let child = command.spawn().context("cannot start doorman")?;
         let mut server = Self {

@@ -401,6 +401,7 @@ pub async fn verify_correct(
     let (run, cpu) = verify_load(
         session,
         load,
+        true,
         count,
         move |i| {
             let (email, token) = &tokens[i];
@@ -424,6 +425,7 @@ pub async fn verify_wrong(
     let (run, cpu) = verify_load(
         session,
         load,
+        true,
         time_bound_requests(&emails),
         move |_| {
             let email = &emails[rand::random_range(0..emails.len())];
@@ -449,6 +451,7 @@ pub async fn verify_throttled(
     let (run, cpu) = verify_load(
         session,
         load,
+        false,
         time_bound_requests(&emails),
         move |i| json!({ "email": emails[i % emails.len()], "token": WRONG_TOKEN }),
         |status, body| {
@@ -469,10 +472,13 @@ fn time_bound_requests(emails: &[String]) -> usize {
     }
 }
 
-/// Sends `POST /api/verify` with the body `body(i)` for the `i`-th request.
+/// Sends `POST /api/verify` with the body `body(i)` for the `i`-th request; with
+/// `many_clients`, each as if from its own client behind the proxy, as real traffic comes
+/// (failures are also counted per client, and one client's are capped by its limit).
 async fn verify_load(
     session: &Session<'_>,
     load: Load,
+    many_clients: bool,
     max_requests: usize,
     body: impl Fn(usize) -> Value + Send + Sync + 'static,
     expected: fn(StatusCode, &Value) -> bool,
@@ -484,7 +490,11 @@ async fn verify_load(
     let url = session.server.url("/api/verify");
     let cpu = Meter::start(session.server.pid());
     let run = traffic::drive(load, max_requests, move |i| {
-        let request = client.post(&url).json(&body(i)).timeout(SHORT_REQUEST);
+        let mut request = client.post(&url).json(&body(i)).timeout(SHORT_REQUEST);
+        if many_clients {
+            let client = std::net::Ipv4Addr::from(0x0a00_0000 | (i as u32 & 0x00ff_ffff));
+            request = request.header("x-forwarded-for", client.to_string());
+        }
         async move { classify(request.send().await, expected).await }
     })
     .await;

@@ -38,9 +38,7 @@ pub enum ApiError {
     #[error("{0}")]
     PayloadTooLarge(String),
     /// 429, with `Retry-After`.
-    #[error(
-        "Too many failed verification attempts for this email; try again in {retry_after_secs} seconds"
-    )]
+    #[error("Too many failed attempts; try again in {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: u64 },
     /// 503: a dependency (the database) is unreachable.
     #[error("{0}")]

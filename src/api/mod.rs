@@ -1,6 +1,7 @@
 //! The JSON API: the original system's paths and field names, plus the event log.
 
 mod auth;
+mod client_addr;
 mod docs;
 mod emails;
 mod error;
@@ -25,7 +26,7 @@ use utoipa_axum::routes;
 use crate::config::Secret;
 use crate::service::Doorman;
 
-pub use auth::API_KEY_HEADER;
+pub use auth::{API_KEY_HEADER, ApiKeyGuard};
 pub use error::{ApiError, ErrorBody};
 
 /// What every handler can reach. Cheap to clone.
@@ -36,6 +37,9 @@ pub struct AppState {
     pub max_upload_bytes: u64,
     /// The Discord bot's connection, when `DISCORD_TOKEN` is set.
     pub bot: Option<crate::discord::BotStatus>,
+    pub trusted_proxies: crate::config::TrustedProxies,
+    /// Wrong `x-api-key` attempts, throttled per client address.
+    pub api_key_guard: auth::ApiKeyGuard,
 }
 
 /// The whole HTTP surface, with its OpenAPI document built from the same route list.

@@ -5,12 +5,13 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::client_addr::ClientAddr;
 use super::error::{AuthErrors, JsonBodyErrors, ServerErrors, TimeoutErrors};
 use super::extract::{ApiJson, Integer};
 use super::{ApiError, AppState};
 use crate::domain::event::{Actor, Channel};
 use crate::domain::invitee::DiscordUserId;
-use crate::service::{VerifyOutcome, VerifyRequest};
+use crate::service::{AttemptSource, VerifyOutcome, VerifyRequest};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct VerifyBody {
@@ -88,6 +89,7 @@ impl From<VerifyOutcome> for VerifyResponse {
     responses((status = 200, body = VerifyResponse), JsonBodyErrors, AuthErrors, ServerErrors, TimeoutErrors))]
 pub async fn verify(
     State(state): State<AppState>,
+    client: ClientAddr,
     ApiJson(body): ApiJson<VerifyBody>,
 ) -> Result<Json<VerifyResponse>, ApiError> {
     let outcome = state
@@ -98,6 +100,7 @@ pub async fn verify(
             discord_user_id: None,
             channel: Channel::Api,
             actor: Actor::ApiKey,
+            source: source(client),
         })
         .await?;
     Ok(Json(outcome.into()))
@@ -109,6 +112,7 @@ pub async fn verify(
     responses((status = 200, body = VerifyResponse), JsonBodyErrors, AuthErrors, ServerErrors, TimeoutErrors))]
 pub async fn verify_discord(
     State(state): State<AppState>,
+    client: ClientAddr,
     ApiJson(body): ApiJson<VerifyDiscordBody>,
 ) -> Result<Json<VerifyResponse>, ApiError> {
     let raw_id = match body.discord_user_id {
@@ -125,7 +129,16 @@ pub async fn verify_discord(
             discord_user_id: Some(&discord_user_id),
             channel: Channel::Discord,
             actor: Actor::ApiKey,
+            source: source(client),
         })
         .await?;
     Ok(Json(outcome.into()))
+}
+
+/// The caller's address: on the API the attempt comes from the client, whichever invitee
+/// or Discord account it names.
+fn source(client: ClientAddr) -> AttemptSource<'static> {
+    client
+        .0
+        .map_or(AttemptSource::Unknown, AttemptSource::Client)
 }

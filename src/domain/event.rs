@@ -37,10 +37,12 @@ pub enum EventKind {
     DiscordTimeoutSet,
     /// Something an admin should fix: a missing role, a missing permission.
     DiscordProblem,
+    /// Wrong admin keys from one address within one window, counted in one event.
+    ApiKeyRejected,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 29] = [
+    pub const ALL: [EventKind; 30] = [
         Self::InviteesImported,
         Self::TokenIssued,
         Self::VerificationSucceeded,
@@ -70,6 +72,7 @@ impl EventKind {
         Self::DiscordKicksCancelled,
         Self::DiscordTimeoutSet,
         Self::DiscordProblem,
+        Self::ApiKeyRejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +106,7 @@ impl EventKind {
             Self::DiscordKicksCancelled => "discord_kicks_cancelled",
             Self::DiscordTimeoutSet => "discord_timeout_set",
             Self::DiscordProblem => "discord_problem",
+            Self::ApiKeyRejected => "api_key_rejected",
         }
     }
 

@@ -292,6 +292,7 @@ impl Doorman {
             discord_user_id: Some(discord_user_id),
             channel: Channel::Discord,
             actor: Actor::Invitee,
+            source: super::AttemptSource::Discord(discord_user_id),
         };
         let now = crate::domain::now();
         // Every other outcome is a failed attempt, told apart only in the event log.

@@ -22,7 +22,7 @@ pub use gate::{
     VerificationRequest, kick_retry_after,
 };
 pub use tokens::IssuedToken;
-pub use verification::{VerifyOutcome, VerifyRequest};
+pub use verification::{AttemptSource, VerifyOutcome, VerifyRequest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -31,7 +31,7 @@ pub enum ServiceError {
     /// A value the caller gave is unusable (e.g. a malformed address).
     #[error("{0}")]
     Invalid(String),
-    #[error("too many failed attempts for this email; try again in {retry_after_secs} s")]
+    #[error("too many failed attempts; try again in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -1,6 +1,8 @@
 //! Verification: one operation for every channel (API, Discord), so all share the same
 //! rules, throttling and events.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -8,7 +10,7 @@ use super::{Doorman, ServiceError};
 use crate::domain::Email;
 use crate::domain::event::{Actor, Channel, EventKind, NewEvent};
 use crate::domain::invitee::{DiscordUserId, Invitee, token_expired};
-use crate::store::{Failed, RecentFailures, Verified};
+use crate::store::{Failed, FailureLimits, RecentFailures, Verified};
 
 /// An attempt, as typed by the person.
 #[derive(Debug, Clone)]
@@ -18,6 +20,28 @@ pub struct VerifyRequest<'a> {
     pub discord_user_id: Option<&'a DiscordUserId>,
     pub channel: Channel,
     pub actor: Actor,
+    /// Who is trying, for throttling: failures count against this source, so that
+    /// nobody else's failures can lock an invitee out.
+    pub source: AttemptSource<'a>,
+}
+
+/// Where an attempt comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum AttemptSource<'a> {
+    Discord(&'a DiscordUserId),
+    Client(IpAddr),
+    /// The client address could not be known; all such attempts share one allowance.
+    Unknown,
+}
+
+impl AttemptSource<'_> {
+    fn key(&self) -> String {
+        match self {
+            Self::Discord(id) => format!("discord:{}", id.as_str()),
+            Self::Client(addr) => format!("ip:{}", addr.to_canonical()),
+            Self::Unknown => "unknown".into(),
+        }
+    }
 }
 
 /// How an attempt ended. Throttling is an error instead, since the attempt was not made.
@@ -58,7 +82,7 @@ impl VerifyOutcome {
 /// A failed attempt, with what is needed to record it.
 struct Attempt<'a> {
     email: &'a str,
-    recent_failures: i64,
+    source: &'a str,
     reason: Failure,
     request: &'a VerifyRequest<'a>,
     now: DateTime<Utc>,
@@ -78,14 +102,15 @@ impl Doorman {
         let now = crate::domain::now();
         let email = Email::normalise(request.email);
         let email: String = email.chars().take(254).collect();
+        let source = request.source.key();
         let (recent, invitee) = self
             .store()
-            .verification_lookup(&email, now - self.throttle_window())
+            .verification_lookup(&email, &source, now - self.throttle_window())
             .await?;
-        let recent_failures = self.check_throttle(recent, now)?;
+        self.check_throttle(&recent, now)?;
         let failure = |reason| Attempt {
             email: &email,
-            recent_failures,
+            source: &source,
             reason,
             request: &request,
             now,
@@ -130,17 +155,31 @@ impl Doorman {
             discord_user_id: discord_id.map(str::to_owned),
             now,
             event,
+            email: email.clone(),
+            source: source.clone(),
+            limits: self.failure_limits(),
         };
         match self.inner.outcomes.mark_verified(outcome).await {
             Ok(true) => Ok(VerifyOutcome::Verified {
                 invitee_id: invitee.id,
                 discord_user_id: discord_id.map(str::to_owned),
             }),
-            // Someone else got there first: another attempt verified it, or a refresh
-            // replaced the token, between our read and our write.
+            // Someone else got there first: another attempt verified it, a refresh
+            // replaced the token, or failures arriving meanwhile used up an allowance.
             Ok(false) => match self.store().invitee(invitee.id).await? {
+                Some(current) if !current.is_verified => {
+                    let (recent, _) = self
+                        .store()
+                        .verification_lookup(&email, &source, now - self.throttle_window())
+                        .await?;
+                    self.check_throttle(&recent, now)?;
+                    if token_expired(&current, now) {
+                        Ok(VerifyOutcome::Expired)
+                    } else {
+                        Ok(VerifyOutcome::InvalidToken)
+                    }
+                }
                 Some(current) if current.is_verified => Ok(VerifyOutcome::AlreadyVerified),
-                Some(current) if token_expired(&current, now) => Ok(VerifyOutcome::Expired),
                 _ => Ok(VerifyOutcome::InvalidToken),
             },
             Err(e) if e.is_unique_violation("invitees_discord_user_id_key") => {
@@ -150,19 +189,26 @@ impl Doorman {
         }
     }
 
-    /// Refuses the attempt if the email has used up its failures; else says how many it has.
+    /// Refuses the attempt if its email or source has used up an allowance.
     fn check_throttle(
         &self,
-        recent: RecentFailures,
+        recent: &RecentFailures,
         now: DateTime<Utc>,
-    ) -> Result<i64, ServiceError> {
-        let window = self.throttle_window();
-        if recent.count < i64::from(self.inner.throttle.max_failures) {
-            return Ok(recent.count);
+    ) -> Result<(), ServiceError> {
+        match recent.refused_until(&self.failure_limits(), now) {
+            Some(free_at) => Err(throttled(free_at, now)),
+            None => Ok(()),
         }
-        let free_at = recent.oldest.unwrap_or(now) + window;
-        let retry_after_secs = (free_at - now).num_seconds().max(1) as u64;
-        Err(ServiceError::Throttled { retry_after_secs })
+    }
+
+    fn failure_limits(&self) -> FailureLimits {
+        let throttle = &self.inner.throttle;
+        FailureLimits {
+            pair: throttle.max_failures.into(),
+            email: throttle.max_per_email.into(),
+            source: throttle.max_per_source.into(),
+            window: self.throttle_window(),
+        }
     }
 
     fn throttle_window(&self) -> chrono::Duration {
@@ -178,7 +224,7 @@ impl Doorman {
     ) -> Result<(), ServiceError> {
         let Attempt {
             email,
-            recent_failures,
+            source,
             reason,
             request,
             now,
@@ -198,19 +244,20 @@ impl Doorman {
             event.invitee_id = invitee_id;
             event
         };
-        let mut events = vec![event(EventKind::VerificationFailed)];
-        if recent_failures + 1 >= i64::from(self.inner.throttle.max_failures) {
-            events.push(event(EventKind::VerificationThrottled));
-        }
-        let window_start = now - self.throttle_window();
         let failed = Failed {
             email: email.to_owned(),
+            source: source.to_owned(),
             now,
-            window_start,
-            events,
+            limits: self.failure_limits(),
+            event: event(EventKind::VerificationFailed),
+            throttled_event: event(EventKind::VerificationThrottled),
         };
-        self.inner.outcomes.record_failure(failed).await?;
-        Ok(())
+        // Refused here when attempts arriving together used up the allowance after our
+        // first look: the attempt then counts as not made.
+        match self.inner.outcomes.record_failure(failed).await? {
+            Some(free_at) => Err(throttled(free_at, now)),
+            None => Ok(()),
+        }
     }
 
     /// Whether the Discord account already belongs to another invitee; if so, the attempt
@@ -258,4 +305,9 @@ impl Doorman {
         self.store().record_event(&event).await?;
         Ok(())
     }
+}
+
+fn throttled(free_at: DateTime<Utc>, now: DateTime<Utc>) -> ServiceError {
+    let retry_after_secs = (free_at - now).num_seconds().max(1) as u64;
+    ServiceError::Throttled { retry_after_secs }
 }

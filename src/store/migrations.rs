@@ -33,6 +33,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "discord_kick_retries",
         sql: include_str!("../../migrations/0004_discord_kick_retries.sql"),
     },
+    Migration {
+        version: 5,
+        name: "throttle",
+        sql: include_str!("../../migrations/0005_throttle.sql"),
+    },
 ];
 
 /// Any number fits, as long as it is always the same: replicas starting together all take

@@ -4,6 +4,7 @@
 //! [`on_pool!`] compiles the same code against whichever pool is in use, so the queries
 //! are shared while each backend keeps its native types.
 
+mod api_keys;
 mod batch;
 mod discord;
 mod emails;
@@ -26,7 +27,7 @@ pub use emails::{
     WebhookChange,
 };
 pub use events::{EventFilter, EventRecord};
-pub use failures::RecentFailures;
+pub use failures::{FailureCount, FailureLimits, RecentFailures};
 pub use invitees::{INSERT_BATCH_ROWS, ImportTx, InviteeFilter, NewInviteeOutcome};
 
 /// Runs `$body` with `$pool` bound to the concrete pool.

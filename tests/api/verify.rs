@@ -193,3 +193,122 @@ on_both_databases! {
             .all(|b| b["message"] == "This Discord account is already linked to another invitation"));
     }
 }
+
+/// An attempt on `/api/verify` as relayed by a proxy for `forwarded_for`.
+async fn verify_from(
+    app: &TestApp,
+    forwarded_for: &str,
+    email: &str,
+    token: &str,
+) -> reqwest::Response {
+    app.post("/api/verify")
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "email": email, "token": token }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn message(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["message"].as_str().unwrap().to_owned()
+}
+
+const BEHIND_A_PROXY: &[(&str, &str)] = &[("TRUSTED_PROXIES", "127.0.0.1, ::1")];
+
+on_both_databases! {
+    async fn twenty_simultaneous_wrong_attempts_pass_no_more_than_the_limit(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (_, token) = app.invite("ana@example.org").await;
+        let attempts = (0..20).map(|_| app.verify("ana@example.org", "WRONG222"));
+        let responses = futures::future::join_all(attempts).await;
+        let answered = responses.iter().filter(|r| r.status() == 200).count();
+        let refused = responses.iter().filter(|r| r.status() == 429).count();
+        assert_eq!(answered + refused, 20);
+        assert!(answered <= 5, "{answered} wrong attempts were checked, the limit is 5");
+        assert_eq!(app.events("kind=verification_failed&limit=100").await.len(), answered);
+        assert_eq!(app.verify(  "ana@example.org", &token).await.status(), 429, "the right token waits too");
+    }
+
+    async fn an_attacking_client_cannot_lock_the_invitee_out(backend: Backend) {
+        let app = TestApp::spawn_with(backend, BEHIND_A_PROXY).await;
+        let (_, token) = app.invite("ana@example.org").await;
+        for _ in 0..5 {
+            let response = verify_from(&app, "203.0.113.7", "ana@example.org", "WRONG222").await;
+            assert_eq!(message(response).await, "Invalid verification token");
+        }
+        let attacker = verify_from(&app, "203.0.113.7", "ana@example.org", "WRONG333").await;
+        assert_eq!(attacker.status(), 429);
+        // Claiming the invitee's address to the left of its own does not help the attacker:
+        // the right-most address our proxy did not add is the one that counts.
+        let spoofed = verify_from(&app, "198.51.100.2, 203.0.113.7", "ana@example.org", "WRONG444").await;
+        assert_eq!(spoofed.status(), 429);
+
+        let ana = verify_from(&app, "198.51.100.2", "ana@example.org", &token).await;
+        assert_eq!(message(ana).await, "User verified successfully");
+    }
+
+    async fn forwarded_for_from_an_untrusted_peer_is_ignored(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (_, token) = app.invite("ana@example.org").await;
+        for i in 0..5 {
+            let response = verify_from(&app, &format!("203.0.113.{i}"), "ana@example.org", "WRONG222").await;
+            assert_eq!(message(response).await, "Invalid verification token");
+        }
+        let response = verify_from(&app, "198.51.100.2", "ana@example.org", &token).await;
+        assert_eq!(response.status(), 429, "every attempt came from the same peer");
+    }
+
+    async fn one_client_cannot_probe_many_emails(backend: Backend) {
+        let vars = [BEHIND_A_PROXY[0], ("VERIFY_MAX_FAILURES_PER_SOURCE", "3")];
+        let app = TestApp::spawn_with(backend, &vars).await;
+        let (_, token) = app.invite("ana@example.org").await;
+        for i in 0..3 {
+            let response = verify_from(&app, "203.0.113.7", &format!("guess{i}@example.org"), "WRONG222").await;
+            assert_eq!(message(response).await, "User not found with this email");
+        }
+        let response = verify_from(&app, "203.0.113.7", "guess9@example.org", "WRONG222").await;
+        assert_eq!(response.status(), 429);
+        assert!(response.headers().contains_key("retry-after"));
+        let ana = verify_from(&app, "198.51.100.2", "ana@example.org", &token).await;
+        assert_eq!(message(ana).await, "User verified successfully", "other clients are not affected");
+    }
+
+    async fn many_clients_together_are_stopped_at_the_per_email_ceiling(backend: Backend) {
+        let vars = [BEHIND_A_PROXY[0], ("VERIFY_MAX_FAILURES", "2"), ("VERIFY_MAX_FAILURES_PER_EMAIL", "4")];
+        let app = TestApp::spawn_with(backend, &vars).await;
+        let (_, token) = app.invite("ana@example.org").await;
+        for client in ["203.0.113.1", "203.0.113.2"] {
+            for _ in 0..2 {
+                let response = verify_from(&app, client, "ana@example.org", "WRONG222").await;
+                assert_eq!(message(response).await, "Invalid verification token");
+            }
+        }
+        let third = verify_from(&app, "203.0.113.3", "ana@example.org", &token).await;
+        assert_eq!(third.status(), 429, "distributed guessing stops at the per-email ceiling");
+        // Other emails are not affected.
+        let (_, bo_token) = app.invite("bo@example.org").await;
+        let bo = verify_from(&app, "203.0.113.3", "bo@example.org", &bo_token).await;
+        assert_eq!(message(bo).await, "User verified successfully");
+    }
+
+    async fn an_attacking_discord_account_cannot_lock_the_invitee_out(backend: Backend) {
+        const MALLORY: u64 = 500_000_000_000_000_066;
+        const ANA: u64 = 500_000_000_000_000_001;
+        let world = crate::discord::World::start(backend, &[("VERIFY_MAX_FAILURES", "2"), ("MAX_VERIFY_ATTEMPTS", "5")]).await;
+        let (_, token) = world.app.invite("ana@example.org").await;
+        world.discord.member_join(MALLORY, "mallory").await;
+        for _ in 0..2 {
+            let reply = crate::discord::reply_text(&world.verify(MALLORY, "ana@example.org", "WRONG222").await).0;
+            assert!(reply.contains("don't match"), "{reply}");
+        }
+        let refused = crate::discord::reply_text(&world.verify(MALLORY, "ana@example.org", "WRONG333").await).0;
+        assert!(refused.contains("Too many"), "{refused}");
+
+        world.discord.member_join(ANA, "ana").await;
+        let reply = crate::discord::reply_text(&world.verify(ANA, "ana@example.org", &token).await).0;
+        assert!(reply.contains("verified"), "{reply}");
+        world.wait_for_role(ANA, world.member_role).await;
+    }
+}
