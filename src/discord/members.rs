@@ -182,6 +182,7 @@ impl Bot {
                 }
                 self.send_prompt(guild_id, user_id, deadline).await?;
             }
+            JoinDecision::Underway => {}
         }
         Ok(())
     }

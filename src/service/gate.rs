@@ -27,6 +27,8 @@ pub enum JoinDecision {
     Welcome { invitee: Option<Box<Invitee>> },
     /// Ask them to verify by `deadline`.
     Prompt { deadline: DateTime<Utc> },
+    /// Another path dealt with this join at the same moment: nothing more to do.
+    Underway,
 }
 
 /// How a member's verification attempt ended.
@@ -228,9 +230,15 @@ impl Doorman {
         }
         let timeout = self.verification_timeout(guild_id, rules).await?;
         let deadline = now + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
-        self.store()
-            .start_pending(guild_id, user_id, deadline, now)
-            .await?;
+        // The join event and the catch-up after a reconnect can both get here for one
+        // member: only the one that starts the verification prompts.
+        if !self
+            .store()
+            .start_pending_if_idle(guild_id, user_id, deadline, now)
+            .await?
+        {
+            return Ok(JoinDecision::Underway);
+        }
         Ok(JoinDecision::Prompt { deadline })
     }
 
