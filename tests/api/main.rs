@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod db_tls;
 mod discord;
 mod docs;
 mod email;
