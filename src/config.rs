@@ -236,6 +236,14 @@ fn database_url(
                 "must start with postgres://, postgresql:// or sqlite:",
             ));
         }
+        // The URL's own sslmode and sslrootcert are the whole truth; a root left in
+        // DB_SSL_ROOT_CERT would silently not apply, so it is refused instead.
+        if var("DB_SSL_ROOT_CERT").is_some() {
+            return Err(ConfigError::new(
+                "DB_SSL_ROOT_CERT",
+                "applies only with DB_HOST; with DATABASE_URL, add sslrootcert=<path> to the URL",
+            ));
+        }
         return Ok(url);
     }
     if let Some(host) = var("DB_HOST") {
@@ -254,13 +262,13 @@ fn database_url(
                 .expect("postgres URLs take a password");
         }
         url.set_path(&name);
-        let ssl = match var("DB_SSL")
+        let verify = match var("DB_SSL")
             .as_deref()
             .map(str::to_ascii_lowercase)
             .as_deref()
         {
-            None | Some("false" | "0" | "no") => "prefer",
-            Some("true" | "1" | "yes") => "require",
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
             Some(other) => {
                 return Err(ConfigError::new(
                     "DB_SSL",
@@ -268,7 +276,21 @@ fn database_url(
                 ));
             }
         };
-        url.query_pairs_mut().append_pair("sslmode", ssl);
+        let root_cert = var("DB_SSL_ROOT_CERT");
+        if root_cert.is_some() && !verify {
+            return Err(ConfigError::new(
+                "DB_SSL_ROOT_CERT",
+                "needs DB_SSL=true; without it the server's certificate is not checked",
+            ));
+        }
+        // `true` is libpq's verify-full: the chain must end at a trusted root and the
+        // certificate must name DB_HOST; `require` would accept any certificate at all.
+        url.query_pairs_mut()
+            .append_pair("sslmode", if verify { "verify-full" } else { "prefer" });
+        if let Some(path) = root_cert {
+            check_root_cert(&path)?;
+            url.query_pairs_mut().append_pair("sslrootcert", &path);
+        }
         return Ok(url.into());
     }
     Ok(format!(
@@ -344,6 +366,23 @@ fn at_least_one(
         return Err(ConfigError::new(name, "must be at least 1"));
     }
     Ok(value)
+}
+
+/// Reads `DB_SSL_ROOT_CERT` now, so that a wrong path stops start-up instead of failing
+/// every connection later (the database driver reads it again for each connection).
+fn check_root_cert(path: &str) -> Result<(), ConfigError> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let problem = |p: String| ConfigError::new("DB_SSL_ROOT_CERT", p);
+    let pem = std::fs::read(path).map_err(|e| problem(format!("cannot read '{path}': {e}")))?;
+    let mut certs = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        cert.map_err(|e| problem(format!("'{path}' is not valid PEM: {e}")))?;
+        certs += 1;
+    }
+    if certs == 0 {
+        return Err(problem(format!("'{path}' holds no PEM certificate")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

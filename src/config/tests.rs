@@ -56,7 +56,7 @@ fn the_original_db_variables_build_a_postgres_url() {
     .unwrap();
     assert_eq!(
         s.database_url.expose(),
-        "postgres://app:p%40ss%20word@db.example.org:5432/invites?sslmode=require"
+        "postgres://app:p%40ss%20word@db.example.org:5432/invites?sslmode=verify-full"
     );
     assert_eq!(s.database_backend(), "postgres");
 }

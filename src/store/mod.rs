@@ -143,6 +143,8 @@ impl Store {
                 }
             }
         } else {
+            // TLS is the URL's `sslmode`/`sslrootcert` as written (config builds them from
+            // DB_SSL and DB_SSL_ROOT_CERT); overriding them here would make a URL lie.
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)

@@ -7,6 +7,7 @@ mod helpers;
 mod auth;
 mod cli;
 mod conformance;
+mod db_tls;
 mod discord;
 mod docs;
 mod email;
