@@ -5,6 +5,7 @@
 
 mod discord;
 mod email;
+mod http;
 mod secret;
 
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 pub use discord::{DiscordSettings, RoleRule, RuleField};
 pub use email::{EmailRoute, EmailSettings, SendGridSettings, Sender, SmtpSettings};
+pub use http::HttpSettings;
 pub use secret::{Secret, SecretSource};
 
 /// Everything doorman needs to run, typed and validated.
@@ -34,6 +36,7 @@ pub struct Settings {
     pub email: EmailSettings,
     /// The bot's settings, when `DISCORD_TOKEN` is set.
     pub discord: Option<DiscordSettings>,
+    pub http: HttpSettings,
 }
 
 /// How guessing is slowed down: `max_failures` per email within `window`.
@@ -83,13 +86,14 @@ impl Settings {
         let database_url = Secret::new(database_url(&var, &data_dir)?);
 
         let (api_key, api_key_source) = match var("SECRET_KEY") {
-            Some(key) if key.len() < 16 => {
-                return Err(ConfigError::new(
-                    "SECRET_KEY",
-                    "must be at least 16 characters long",
-                ));
+            Some(key) => {
+                match secret::check_admin_key(&key) {
+                    Err(problem) => return Err(ConfigError::new("SECRET_KEY", problem)),
+                    Ok(Some(warning)) => tracing::warn!("{warning}"),
+                    Ok(None) => {}
+                }
+                (key, SecretSource::Environment)
             }
-            Some(key) => (key, SecretSource::Environment),
             None => secret::load_or_generate_text(&data_dir, "admin_api_key")
                 .map_err(|e| ConfigError::new("SECRET_KEY", format!("unset, and {e}")))?,
         };
@@ -161,6 +165,7 @@ impl Settings {
             max_upload_bytes: max_upload_mb * 1024 * 1024,
             email,
             discord: DiscordSettings::from_vars(&var)?,
+            http: http::from_lookup(&var)?,
         })
     }
 
