@@ -5,6 +5,7 @@
 
 mod discord;
 mod email;
+mod http;
 mod secret;
 
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 pub use discord::{DiscordSettings, RoleRule, RuleField};
 pub use email::{EmailRoute, EmailSettings, SendGridSettings, Sender, SmtpSettings};
+pub use http::HttpSettings;
 pub use secret::{Secret, SecretSource};
 
 /// Everything doorman needs to run, typed and validated.
@@ -38,6 +40,7 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     /// Wrong `x-api-key` attempts allowed per client address and window.
     pub api_key_throttle: ApiKeyThrottle,
+    pub http: HttpSettings,
 }
 
 /// How guessing is slowed down, within `window`: `max_failures` per email and source (a
@@ -92,13 +95,14 @@ impl Settings {
         let database_url = Secret::new(database_url(&var, &data_dir)?);
 
         let (api_key, api_key_source) = match var("SECRET_KEY") {
-            Some(key) if key.len() < 16 => {
-                return Err(ConfigError::new(
-                    "SECRET_KEY",
-                    "must be at least 16 characters long",
-                ));
+            Some(key) => {
+                match secret::check_admin_key(&key) {
+                    Err(problem) => return Err(ConfigError::new("SECRET_KEY", problem)),
+                    Ok(Some(warning)) => tracing::warn!("{warning}"),
+                    Ok(None) => {}
+                }
+                (key, SecretSource::Environment)
             }
-            Some(key) => (key, SecretSource::Environment),
             None => secret::load_or_generate_text(&data_dir, "admin_api_key")
                 .map_err(|e| ConfigError::new("SECRET_KEY", format!("unset, and {e}")))?,
         };
@@ -174,6 +178,7 @@ impl Settings {
             discord: DiscordSettings::from_vars(&var)?,
             trusted_proxies: TrustedProxies::parse(var("TRUSTED_PROXIES").as_deref())?,
             api_key_throttle: ApiKeyThrottle::from_vars(&var)?,
+            http: http::from_lookup(&var)?,
         })
     }
 

@@ -15,6 +15,7 @@ use crate::store::Store;
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    http: crate::config::HttpSettings,
     doorman: Doorman,
     /// The bot and other background work; stopped when the server stops. Their work is
     /// in the database, so stopping them mid-task loses nothing.
@@ -48,7 +49,8 @@ impl Application {
             .with_context(|| format!("cannot listen on {} (BIND_ADDR)", settings.bind_addr))?;
         Ok(Self {
             listener,
-            router: api::router(state),
+            router: api::router(state, &settings.http),
+            http: settings.http,
             doorman,
             background,
         })
@@ -78,14 +80,9 @@ impl Application {
             .then(|| crate::email::worker::spawn(self.doorman.clone(), stopped));
         // Long enough for a send in flight to finish or time out.
         let grace = settings.request_timeout + std::time::Duration::from_secs(5);
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the HTTP server failed");
+        let served = crate::server::serve(self.listener, self.router, self.http, shutdown)
+            .await
+            .context("the HTTP server failed");
         let _ = stop.send(true);
         if let Some(mut workers) = workers
             && tokio::time::timeout(grace, &mut workers).await.is_err()

@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod extract;
 mod health;
+mod limits;
 mod upload;
 mod users;
 mod verify;
@@ -16,6 +17,7 @@ mod webhooks;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -23,7 +25,9 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::config::Secret;
+use std::time::Duration;
+
+use crate::config::{HttpSettings, Secret};
 use crate::service::Doorman;
 
 pub use auth::{API_KEY_HEADER, ApiKeyGuard};
@@ -43,10 +47,18 @@ pub struct AppState {
 }
 
 /// The whole HTTP surface, with its OpenAPI document built from the same route list.
-pub fn router(state: AppState) -> Router {
-    let (router, openapi) = build(state.clone());
+pub fn router(state: AppState, http: &HttpSettings) -> Router {
+    let layers = RouteLimits::new(&state, http);
+    let (router, openapi) = build(state.clone(), &layers);
+    let docs = docs::routes(openapi)
+        .layer(DefaultBodyLimit::max(limits::JSON_BODY_LIMIT))
+        .layer(from_fn_with_state(
+            limits::JSON_BODY_LIMIT,
+            limits::refuse_large_bodies,
+        ))
+        .layer(from_fn_with_state(http.request_timeout, limits::time_limit));
     router
-        .merge(docs::routes(openapi))
+        .merge(docs)
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(|_| panic_response()))
@@ -56,34 +68,76 @@ pub fn router(state: AppState) -> Router {
 
 /// The OpenAPI document alone (for `doorman openapi` and tests).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, api) = build_routes(0)
+    let (_, api) = build_routes(None)
         .routes(routes!(health::health))
-        .merge(webhook_routes())
+        .merge(webhook_routes(None))
         .split_for_parts();
     docs::complete(api)
 }
 
-fn build(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let upload_limit = usize::try_from(state.max_upload_bytes)
-        .unwrap_or(usize::MAX)
-        .saturating_add(64 * 1024);
-    let protected = build_routes(upload_limit).layer(axum::middleware::from_fn_with_state(
+/// The body limit and the time limit of each group of routes.
+#[derive(Clone, Copy)]
+struct RouteLimits {
+    json: (usize, Duration),
+    upload: (usize, Duration),
+    /// Sending email waits for the provider (or for a batch), longer than other requests.
+    email: (usize, Duration),
+    webhook: (usize, Duration),
+}
+
+impl RouteLimits {
+    fn new(state: &AppState, http: &HttpSettings) -> Self {
+        // Room for the multipart framing around the file itself.
+        let upload = usize::try_from(state.max_upload_bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_add(64 * 1024);
+        let email = state.doorman.email_settings();
+        let email_wait = email.send_wait.max(email.request_timeout) + Duration::from_secs(5);
+        Self {
+            json: (limits::JSON_BODY_LIMIT, http.request_timeout),
+            upload: (upload, http.upload_timeout.max(http.request_timeout)),
+            email: (
+                limits::JSON_BODY_LIMIT,
+                http.request_timeout.max(email_wait),
+            ),
+            webhook: (limits::WEBHOOK_BODY_LIMIT, http.request_timeout),
+        }
+    }
+}
+
+/// Applies a group's limits; `None` when only the OpenAPI document is wanted.
+fn limited(
+    routes: OpenApiRouter<AppState>,
+    limits: Option<(usize, Duration)>,
+) -> OpenApiRouter<AppState> {
+    let Some((body, time)) = limits else {
+        return routes;
+    };
+    routes
+        .layer(DefaultBodyLimit::max(body))
+        .layer(from_fn_with_state(body, limits::refuse_large_bodies))
+        .layer(from_fn_with_state(time, limits::time_limit))
+}
+
+fn build(state: AppState, layers: &RouteLimits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let protected = build_routes(Some(layers)).layer(axum::middleware::from_fn_with_state(
         state.clone(),
         auth::require_api_key,
     ));
-    let public = OpenApiRouter::new()
-        .routes(routes!(health::health))
-        .merge(webhook_routes());
+    let health = OpenApiRouter::new().routes(routes!(health::health));
+    let public = limited(health, Some(layers.json)).merge(webhook_routes(Some(layers)));
     protected.merge(public).split_for_parts()
 }
 
-/// The routes behind the API key. Only the upload gets a body limit above axum's 2 MB.
-fn build_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
-    let upload = OpenApiRouter::new()
-        .routes(routes!(upload::upload_csv))
-        .layer(DefaultBodyLimit::max(upload_limit));
-    OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
-        .merge(upload)
+/// The routes behind the API key.
+fn build_routes(layers: Option<&RouteLimits>) -> OpenApiRouter<AppState> {
+    let upload = OpenApiRouter::new().routes(routes!(upload::upload_csv));
+    let email = OpenApiRouter::new()
+        .routes(routes!(emails::send_emails))
+        .routes(routes!(emails::send_test_email));
+    // The users listing streams its body; its time limit only covers the time to the
+    // first byte, so a long listing to a slow client is not cut off.
+    let json = OpenApiRouter::new()
         .routes(routes!(users::list_users))
         .routes(routes!(users::get_user, users::delete_user))
         .routes(routes!(users::delete_user_legacy))
@@ -92,17 +146,19 @@ fn build_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(verify::verify))
         .routes(routes!(verify::verify_discord))
         .routes(routes!(events::list_events))
-        .routes(routes!(emails::send_emails))
-        .routes(routes!(emails::list_emails))
-        .routes(routes!(emails::send_test_email))
+        .routes(routes!(emails::list_emails));
+    OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .merge(limited(upload, layers.map(|l| l.upload)))
+        .merge(limited(email, layers.map(|l| l.email)))
+        .merge(limited(json, layers.map(|l| l.json)))
 }
 
-/// Webhooks authenticate with their provider's signature, not the API key. SendGrid
-/// posts batches of up to thousands of events, so the limit is above axum's default.
-fn webhook_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(webhooks::sendgrid_events))
-        .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
+/// Webhooks authenticate with their provider's signature, not the API key.
+fn webhook_routes(layers: Option<&RouteLimits>) -> OpenApiRouter<AppState> {
+    limited(
+        OpenApiRouter::new().routes(routes!(webhooks::sendgrid_events)),
+        layers.map(|l| l.webhook),
+    )
 }
 
 fn panic_response() -> Response {

@@ -2,11 +2,11 @@
 //! cannot send one): each request must carry SendGrid's signature instead.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 
 use super::error::ServerErrors;
-use super::extract::ApiBytes;
 use super::{ApiError, AppState, ErrorBody};
 use crate::email::webhook::{self, Event, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::service::WebhookReport;
@@ -32,7 +32,8 @@ use crate::service::WebhookReport;
 pub async fn sendgrid_events(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ApiBytes(body): ApiBytes,
+    // Taken unread: nothing is read before the key and the signature headers are there.
+    body: Body,
 ) -> Result<Json<WebhookReport>, ApiError> {
     let Some(key) = state.doorman.webhook_key() else {
         return Err(ApiError::Unavailable(
@@ -44,10 +45,26 @@ pub async fn sendgrid_events(
     else {
         return Err(ApiError::Unsigned);
     };
+    let body = read_body(body).await?;
     if !webhook::verify(key, signature, timestamp, &body) {
         return Err(ApiError::BadSignature);
     }
     let events: Vec<Event> = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("Not an array of SendGrid events: {e}")))?;
     Ok(Json(state.doorman.apply_sendgrid_events(events).await?))
+}
+
+/// The whole body, up to the webhook's limit (the declared length was checked already).
+async fn read_body(body: Body) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, super::limits::WEBHOOK_BODY_LIMIT)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::PayloadTooLarge("Request body is too large".into())
+            } else {
+                ApiError::BadRequest("The request body could not be read".into())
+            }
+        })
 }

@@ -78,3 +78,45 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.write_all(contents.as_bytes())?;
     file.sync_all()
 }
+
+/// Admin keys published in examples (ours and the original system's): a server running
+/// with one of them is open to anyone who has read the same page.
+const PLACEHOLDER_KEYS: &[&str] = &[
+    "change-me-to-a-long-random-string",
+    "your-super-secret-api-key",
+    "your-secret-key",
+    "your-api-key",
+    "changeme",
+    "change-me",
+    "secret",
+];
+
+/// Below this the key is accepted (earlier deployments chose such keys) but called out.
+pub const RECOMMENDED_KEY_LENGTH: usize = 32;
+
+/// What is wrong with an admin key the operator chose: `Err` stops start-up, `Ok(Some)`
+/// is a warning to log.
+pub(super) fn check_admin_key(key: &str) -> Result<Option<String>, String> {
+    if PLACEHOLDER_KEYS
+        .iter()
+        .any(|placeholder| key.eq_ignore_ascii_case(placeholder))
+    {
+        return Err(
+            "is a placeholder from an example configuration; set a long random key \
+             (or unset it and doorman generates one)"
+                .into(),
+        );
+    }
+    if key.len() < 16 {
+        return Err("must be at least 16 characters long".into());
+    }
+    if key.len() < RECOMMENDED_KEY_LENGTH {
+        return Ok(Some(format!(
+            "SECRET_KEY is only {} characters long; anyone who guesses it controls doorman. \
+             Use at least {RECOMMENDED_KEY_LENGTH} random characters (or unset it and doorman \
+             generates one)",
+            key.len()
+        )));
+    }
+    Ok(None)
+}

@@ -203,3 +203,48 @@ fn email_secrets_do_not_show_in_debug_output_or_errors() {
     .unwrap_err();
     assert!(!error.to_string().contains("hunter2-secret"), "{error}");
 }
+
+#[test]
+fn a_placeholder_admin_key_stops_start_up() {
+    for key in [
+        "change-me-to-a-long-random-string",
+        "your-super-secret-api-key",
+        "YOUR-SUPER-SECRET-API-KEY",
+    ] {
+        let error = settings(&[("SECRET_KEY", key)]).expect_err(key);
+        assert_eq!(error.var, "SECRET_KEY");
+        assert!(error.to_string().contains("placeholder"), "{error}");
+        assert!(!error.to_string().contains(key), "the key is not echoed");
+    }
+}
+
+#[test]
+fn a_short_admin_key_is_accepted_with_a_warning() {
+    let s = settings(&[("SECRET_KEY", "sixteen-chars-ok")]).unwrap();
+    assert_eq!(s.api_key.expose(), "sixteen-chars-ok");
+    let warning = secret::check_admin_key("sixteen-chars-ok").unwrap();
+    assert!(warning.is_some_and(|w| w.contains("SECRET_KEY")));
+    assert_eq!(
+        secret::check_admin_key("a-key-of-thirty-two-characters-x"),
+        Ok(None)
+    );
+}
+
+#[test]
+fn http_limits_have_defaults_and_bounds() {
+    let s = settings(&[]).unwrap();
+    assert_eq!(s.http.header_timeout, Duration::from_secs(10));
+    assert_eq!(s.http.idle_timeout, Duration::from_secs(60));
+    assert_eq!(s.http.request_timeout, Duration::from_secs(30));
+    assert_eq!(s.http.max_connections, 512);
+    for var in [
+        "HTTP_HEADER_TIMEOUT_SECONDS",
+        "HTTP_IDLE_TIMEOUT_SECONDS",
+        "HTTP_REQUEST_TIMEOUT_SECONDS",
+        "HTTP_UPLOAD_TIMEOUT_SECONDS",
+        "HTTP_MAX_CONNECTIONS",
+    ] {
+        let error = settings(&[(var, "0")]).expect_err(var);
+        assert_eq!(error.var, var);
+    }
+}

@@ -4,6 +4,7 @@ mod fake_discord;
 mod fakes;
 mod helpers;
 
+mod admin_key;
 mod auth;
 mod cli;
 mod conformance;
@@ -13,6 +14,7 @@ mod docs;
 mod email;
 mod events;
 mod health;
+mod limits;
 mod storage;
 mod tokens;
 mod upload;

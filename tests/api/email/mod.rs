@@ -5,7 +5,7 @@ mod process;
 mod queue;
 mod sendgrid;
 mod smtp;
-mod webhook;
+pub(crate) mod webhook;
 
 use serde_json::{Value, json};
 

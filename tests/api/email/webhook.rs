@@ -11,7 +11,7 @@ use crate::fakes::fake_sendgrid::FakeSendGrid;
 use crate::on_both_databases;
 
 /// A key pair made for the test, as SendGrid would make one for an account.
-fn key_pair() -> (SigningKey, String) {
+pub(crate) fn key_pair() -> (SigningKey, String) {
     let mut secret = [0u8; 32];
     rand::Rng::fill(&mut rand::rng(), &mut secret[..]);
     let signing = SigningKey::from_slice(&secret).expect("32 random bytes make a key");
