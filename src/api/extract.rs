@@ -2,7 +2,6 @@
 
 use std::marker::PhantomData;
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use serde::de::{self, Deserialize, Deserializer, Unexpected, Visitor};
 
@@ -27,17 +26,6 @@ impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         Ok(Self(Multipart::from_request(request, state).await?))
-    }
-}
-
-/// The raw body, for routes that must see the exact bytes (signatures).
-pub struct ApiBytes(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for ApiBytes {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        Ok(Self(Bytes::from_request(request, state).await?))
     }
 }
 
