@@ -115,7 +115,7 @@ impl Bot {
             Err(ServiceError::Throttled { retry_after_secs }) => {
                 let minutes = retry_after_secs.div_ceil(60);
                 let text = format!(
-                    "Too many failed attempts for this email. Try again in {minutes} minute(s)."
+                    "Too many failed attempts. Try again in {minutes} minute(s)."
                 );
                 return self.respond(interaction, &messages::ephemeral(text)).await;
             }

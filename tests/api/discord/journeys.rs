@@ -16,6 +16,8 @@ on_both_databases! {
         world.discord.member_join(ANA, "ana").await;
 
         world.wait_for_role(ANA, world.unverified_role).await;
+        // The role and the DM are separate requests; the DM may land a moment later.
+        world.prompt_for(ANA).await;
         let prompt = &world.prompts_to(ANA)[0];
         assert!(prompt["embeds"][0]["title"].as_str().unwrap().contains("Test Community"));
 
