@@ -34,6 +34,9 @@ pub struct Settings {
     pub email: EmailSettings,
     /// The bot's settings, when `DISCORD_TOKEN` is set.
     pub discord: Option<DiscordSettings>,
+    /// How long an SQLite statement waits for another connection's write lock before it
+    /// fails (`SQLITE_BUSY_TIMEOUT_MS`).
+    pub sqlite_busy_timeout: Duration,
 }
 
 /// How guessing is slowed down: `max_failures` per email within `window`.
@@ -144,6 +147,13 @@ impl Settings {
         }
 
         let email = email::from_lookup(&var)?;
+        let sqlite_busy_timeout_ms: u64 = parse(&var, "SQLITE_BUSY_TIMEOUT_MS", 10_000)?;
+        if !(1..=600_000).contains(&sqlite_busy_timeout_ms) {
+            return Err(ConfigError::new(
+                "SQLITE_BUSY_TIMEOUT_MS",
+                "must be between 1 and 600000",
+            ));
+        }
 
         Ok(Self {
             bind_addr,
@@ -161,6 +171,7 @@ impl Settings {
             max_upload_bytes: max_upload_mb * 1024 * 1024,
             email,
             discord: DiscordSettings::from_vars(&var)?,
+            sqlite_busy_timeout: Duration::from_millis(sqlite_busy_timeout_ms),
         })
     }
 

@@ -48,6 +48,9 @@ pub enum ApiError {
     /// 500: logged in full, never echoed.
     #[error("Internal server error")]
     Internal(#[source] anyhow::Error),
+    /// 415: a body of another kind than the endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
 }
 
 /// Every error body.
@@ -70,6 +73,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 
@@ -119,6 +123,14 @@ impl From<ImportError> for ApiError {
             ImportError::Csv(CsvError::Io(e)) => Self::internal(e),
             ImportError::Csv(e) => Self::BadRequest(e.to_string()),
             ImportError::Store(e) => Self::internal(e),
+            e @ ImportError::Interrupted { .. } => {
+                let message = e.to_string();
+                tracing::error!(
+                    error = format!("{:#}", anyhow::Error::from(e)),
+                    "import interrupted"
+                );
+                Self::Unavailable(upper_first(&message))
+            }
         }
     }
 }
@@ -152,4 +164,12 @@ impl From<MultipartError> for ApiError {
         }
         Self::BadRequest(format!("Malformed multipart upload: {}", error.body_text()))
     }
+}
+
+fn upper_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
