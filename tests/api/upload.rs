@@ -210,9 +210,9 @@ on_both_databases! {
     async fn verifications_are_answered_throughout_a_large_import(backend: Backend) {
         // A busy timeout far shorter than the import, so that an import holding SQLite's
         // write lock throughout would fail the verifications waiting meanwhile.
-        let app = TestApp::spawn_with(backend, &[("SQLITE_BUSY_TIMEOUT_MS", "1000"), ("VERIFY_MAX_FAILURES", "1000000")]).await;
+        let app = TestApp::spawn_with(backend, &[("SQLITE_BUSY_TIMEOUT_MS", "250"), ("VERIFY_MAX_FAILURES", "1000000")]).await;
         let (_, token) = app.invite("ana@example.org").await;
-        let rows = 60_000;
+        let rows = 80_000;
         let mut csv = String::from("email,name,college,branch,year\n");
         for i in 0..rows {
             csv.push_str(&format!("person{i}@example.org,Person {i},College,CSE,2026\n"));
@@ -241,7 +241,7 @@ on_both_databases! {
         assert_eq!(report["total_processed"], rows + 2);
         assert_eq!(report["newly_added"], rows);
         assert_eq!(report["skipped"], 2);
-        let listed = app.get_json("/api/users?limit=1&offset=60000").await;
+        let listed = app.get_json("/api/users?limit=1&offset=80000").await;
         assert_eq!(listed.as_array().unwrap().len(), 1, "every row is there");
         assert_eq!(app.verify_json("ana@example.org", &token).await["success"], true);
         let imported = app.events("kind=invitees_imported").await;
