@@ -41,6 +41,9 @@ pub struct Settings {
     /// Wrong `x-api-key` attempts allowed per client address and window.
     pub api_key_throttle: ApiKeyThrottle,
     pub http: HttpSettings,
+    /// How long an SQLite statement waits for another connection's write lock before it
+    /// fails (`SQLITE_BUSY_TIMEOUT_MS`).
+    pub sqlite_busy_timeout: Duration,
 }
 
 /// How guessing is slowed down, within `window`: `max_failures` per email and source (a
@@ -157,6 +160,13 @@ impl Settings {
         }
 
         let email = email::from_lookup(&var)?;
+        let sqlite_busy_timeout_ms: u64 = parse(&var, "SQLITE_BUSY_TIMEOUT_MS", 10_000)?;
+        if !(1..=600_000).contains(&sqlite_busy_timeout_ms) {
+            return Err(ConfigError::new(
+                "SQLITE_BUSY_TIMEOUT_MS",
+                "must be between 1 and 600000",
+            ));
+        }
 
         Ok(Self {
             bind_addr,
@@ -179,6 +189,7 @@ impl Settings {
             trusted_proxies: TrustedProxies::parse(var("TRUSTED_PROXIES").as_deref())?,
             api_key_throttle: ApiKeyThrottle::from_vars(&var)?,
             http: http::from_lookup(&var)?,
+            sqlite_busy_timeout: Duration::from_millis(sqlite_busy_timeout_ms),
         })
     }
 

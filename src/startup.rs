@@ -105,7 +105,7 @@ impl Application {
 /// Opens the store, migrates it, and builds the domain core; for commands that do not serve.
 pub async fn connect(settings: &Settings) -> anyhow::Result<Doorman> {
     let backend = settings.database_backend();
-    let store = Store::connect(settings.database_url.expose())
+    let store = Store::connect_with(settings.database_url.expose(), settings.sqlite_busy_timeout)
         .await
         .with_context(|| {
             format!("cannot connect to the {backend} database (check DATABASE_URL)")

@@ -1,7 +1,7 @@
 //! The one place where errors become HTTP responses: `{"detail": "..."}` with a status.
 
-use axum::extract::multipart::{MultipartError, MultipartRejection};
-use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::multipart::MultipartError;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -46,6 +46,9 @@ pub enum ApiError {
     /// 500: logged in full, never echoed.
     #[error("Internal server error")]
     Internal(#[source] anyhow::Error),
+    /// 415: a body of another kind than the endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
 }
 
 /// Every error body.
@@ -130,6 +133,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 
@@ -179,6 +183,14 @@ impl From<ImportError> for ApiError {
             ImportError::Csv(CsvError::Io(e)) => Self::internal(e),
             ImportError::Csv(e) => Self::BadRequest(e.to_string()),
             ImportError::Store(e) => Self::internal(e),
+            e @ ImportError::Interrupted { .. } => {
+                let message = e.to_string();
+                tracing::error!(
+                    error = format!("{:#}", anyhow::Error::from(e)),
+                    "import interrupted"
+                );
+                Self::Unavailable(upper_first(&message))
+            }
         }
     }
 }
@@ -214,23 +226,10 @@ impl From<MultipartError> for ApiError {
     }
 }
 
-impl From<MultipartRejection> for ApiError {
-    fn from(rejection: MultipartRejection) -> Self {
-        Self::BadRequest(format!(
-            "Send the CSV as multipart/form-data: {}",
-            rejection.body_text()
-        ))
-    }
-}
-
-impl From<BytesRejection> for ApiError {
-    fn from(rejection: BytesRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return Self::PayloadTooLarge("Request body is too large".into());
-        }
-        Self::BadRequest(format!(
-            "Could not read the body: {}",
-            rejection.body_text()
-        ))
-    }
+fn upper_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
+use axum::extract::{FromRequest, FromRequestParts};
 use serde::de::{self, Deserialize, Deserializer, Unexpected, Visitor};
 
 use super::error::ApiError;
@@ -18,16 +18,6 @@ pub struct ApiPath<T>(pub T);
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
-
-pub struct ApiMultipart(pub Multipart);
-
-impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        Ok(Self(Multipart::from_request(request, state).await?))
-    }
-}
 
 /// An integer in a JSON body. JSON Schema counts `3.0` as the integer 3, so clients
 /// generated from the document may send it that way; anything with a fraction is refused.

@@ -4,10 +4,11 @@
 use std::io::{Seek, Write};
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, State};
+use axum::http::{HeaderMap, header};
 
 use super::error::{AuthErrors, ServerErrors, TimeoutErrors};
-use super::extract::ApiMultipart;
 use super::{ApiError, AppState, ErrorBody};
 use crate::domain::event::Actor;
 use crate::import::ImportReport;
@@ -45,8 +46,10 @@ impl utoipa::ToSchema for UploadForm {}
     ))]
 pub async fn upload_csv(
     State(state): State<AppState>,
-    ApiMultipart(mut multipart): ApiMultipart,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<ImportReport>, ApiError> {
+    let mut multipart = multipart.map_err(|_| refused_body(&headers))?;
     while let Some(mut field) = multipart.next_field().await? {
         if field.name() != Some("file") {
             continue;
@@ -65,13 +68,36 @@ pub async fn upload_csv(
             spool.write_all(&chunk).map_err(ApiError::internal)?;
         }
         spool.rewind().map_err(ApiError::internal)?;
-        let report = state
-            .doorman
-            .import_csv(spool, Actor::ApiKey, |_| {})
-            .await?;
+        // Batches commit as they go, so the import runs to its end on its own task even
+        // if the client stops waiting: a dropped request must not cut a file in two.
+        let doorman = state.doorman.clone();
+        let import =
+            tokio::spawn(async move { doorman.import_csv(spool, Actor::ApiKey, |_| {}).await });
+        let report = match import.await {
+            Ok(report) => report?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(ApiError::internal(e)),
+        };
         return Ok(Json(report));
     }
     Err(ApiError::BadRequest(
         "No file: send the CSV as the multipart field 'file'".into(),
     ))
+}
+
+/// Why the body could not be read as a form at all: another kind of body is the wrong
+/// media type (415); a form without its boundary is malformed (400).
+fn refused_body(headers: &HeaderMap) -> ApiError {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("multipart/form-data"));
+    if is_form {
+        ApiError::BadRequest("Malformed multipart upload: the Content-Type has no boundary".into())
+    } else {
+        ApiError::UnsupportedMediaType(
+            "Send the CSV as multipart/form-data, in the field 'file'".into(),
+        )
+    }
 }

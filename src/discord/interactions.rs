@@ -114,9 +114,7 @@ impl Bot {
             Ok(outcome) => outcome,
             Err(ServiceError::Throttled { retry_after_secs }) => {
                 let minutes = retry_after_secs.div_ceil(60);
-                let text = format!(
-                    "Too many failed attempts. Try again in {minutes} minute(s)."
-                );
+                let text = format!("Too many failed attempts. Try again in {minutes} minute(s).");
                 return self.respond(interaction, &messages::ephemeral(text)).await;
             }
             Err(error) => {

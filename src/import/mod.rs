@@ -1,8 +1,13 @@
 //! CSV import, shared by `POST /api/upload-csv` and `doorman import`.
 //!
-//! The file is read on a blocking thread and handed over in batches; batches are inserted
-//! inside one transaction, so an import either lands whole (minus the rows it reports as
-//! bad) or not at all, and memory stays flat however long the file is.
+//! The file is read on a blocking thread and handed over in batches, so memory stays flat
+//! however long the file is. Each batch commits on its own, so that an import never keeps
+//! SQLite's write lock (and verifications) waiting for longer than one batch takes.
+//!
+//! An import only ever adds invitees, and skips emails already there, so importing a file
+//! again is harmless. That is what makes batches safe: an import that fails midway keeps
+//! the batches before the failure, says how far it got (and logs it), and the same file
+//! uploaded again adds the rest.
 
 pub mod reader;
 
@@ -27,6 +32,17 @@ pub enum ImportError {
     Csv(#[from] CsvError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The database failed after some batches were committed; those are kept.
+    #[error(
+        "the import stopped after {processed} rows: the {added} invitees added before then are \
+         kept; import the same file again to add the rest (emails already added are skipped)"
+    )]
+    Interrupted {
+        processed: u64,
+        added: u64,
+        #[source]
+        source: StoreError,
+    },
 }
 
 /// What an import did. Field names are the original system's.
@@ -105,29 +121,61 @@ impl Doorman {
         }
 
         let mut report = ImportReport::default();
-        let mut tx = self.store().begin_import().await?;
+        let mut writer = self.store().import_writer().await?;
         while let Some(batch) = batch_rx.recv().await {
             let now = crate::domain::now();
-            let outcomes = tx.insert(&batch.rows, now).await?;
+            let outcomes = match writer.insert(&batch.rows, now).await {
+                Ok(outcomes) => outcomes,
+                Err(source) => {
+                    drop(batch_rx);
+                    let _ = reading.await;
+                    return Err(interrupted(&mut writer, &report, actor, source).await);
+                }
+            };
             let bytes_read = batch.bytes_read;
             report.add(batch, outcomes);
             progress(Progress {
                 bytes_read,
                 rows: report.total_processed,
             });
+            writer.make_way().await;
         }
         if let Err(e) = reading.await {
             std::panic::resume_unwind(e.into_panic());
         }
-        let event = NewEvent::new(EventKind::InviteesImported, actor).detail(json!({
-            "total_processed": report.total_processed,
-            "newly_added": report.newly_added,
-            "skipped": report.skipped,
-            "errors": report.error_count,
-        }));
-        tx.record_event(&event, crate::domain::now()).await?;
-        tx.commit().await?;
+        let event = NewEvent::new(EventKind::InviteesImported, actor).detail(summary(&report));
+        writer.record_event(&event, crate::domain::now()).await?;
         Ok(report)
+    }
+}
+
+fn summary(report: &ImportReport) -> serde_json::Value {
+    json!({
+        "total_processed": report.total_processed,
+        "newly_added": report.newly_added,
+        "skipped": report.skipped,
+        "errors": report.error_count,
+    })
+}
+
+/// The error for an import cut short, after logging (as far as the database still lets
+/// it) what was kept, so the event log does not show invitees appearing from nowhere.
+async fn interrupted(
+    writer: &mut crate::store::ImportWriter,
+    report: &ImportReport,
+    actor: Actor,
+    source: StoreError,
+) -> ImportError {
+    let mut detail = summary(report);
+    detail["interrupted"] = true.into();
+    let event = NewEvent::new(EventKind::InviteesImported, actor).detail(detail);
+    if report.newly_added > 0 {
+        let _ = writer.record_event(&event, crate::domain::now()).await;
+    }
+    ImportError::Interrupted {
+        processed: report.total_processed,
+        added: report.newly_added,
+        source,
     }
 }
 

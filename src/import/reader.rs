@@ -22,6 +22,11 @@ use stream::Decoded;
 /// The columns a file must have, matched after trimming and lowercasing the header.
 pub const REQUIRED_COLUMNS: [&str; 5] = ["email", "name", "college", "branch", "year"];
 
+/// The longest field (in bytes, as UTF-8) a row may have. No real name, college or note
+/// comes near it; a longer one is a broken export (a stray quote swallowing lines, say)
+/// and is refused rather than stored.
+pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+
 /// Why a file cannot be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum CsvError {
@@ -167,10 +172,35 @@ impl CsvRows {
     }
 
     fn row(&self) -> Result<Candidate, RowError> {
+        // Every field counts, not only the stored ones: an oversized extra column is as
+        // sure a sign that the row was not read as its author meant.
+        if let Some(index) = self
+            .record
+            .iter()
+            .position(|field| field.len() > MAX_FIELD_BYTES)
+        {
+            return Err(self.oversized(index));
+        }
         let fields = self
             .columns
             .map(|index| self.record.get(index).unwrap_or("").trim());
         candidate(fields, self.start_line())
+    }
+
+    fn oversized(&self, index: usize) -> RowError {
+        let column = self.columns.iter().position(|&c| c == index).map_or_else(
+            || format!("column {}", index + 1),
+            |i| REQUIRED_COLUMNS[i].to_owned(),
+        );
+        let email = self.record.get(self.columns[0]).map(str::trim);
+        RowError {
+            line: self.start_line(),
+            // An oversized email is not worth echoing back.
+            email: email
+                .filter(|e| !e.is_empty() && e.len() <= 320)
+                .map(str::to_owned),
+            message: format!("{column} is longer than {} KiB", MAX_FIELD_BYTES / 1024),
+        }
     }
 
     /// Ends the rows: with the error for a never-closed quote, if the stream was cut there.
@@ -620,6 +650,26 @@ mod tests {
         }
         assert_eq!(count, 5000);
         assert_eq!(rows.bytes_read(), text.len() as u64);
+    }
+
+    #[test]
+    fn a_field_over_the_limit_is_a_row_error_and_the_rows_around_it_are_read() {
+        let long = "x".repeat(MAX_FIELD_BYTES + 1);
+        let just_fits = "y".repeat(MAX_FIELD_BYTES);
+        let text = format!(
+            "email,name,college,branch,year,notes\n\
+             bo@x.org,\"{long}\",MIT,CS,2,\n\
+             cy@x.org,Cy,MIT,CS,2,{long}\n\
+             ana@x.org,Ana,MIT,CS,2,{just_fits}\n"
+        );
+        assert_eq!(
+            rows(text.as_bytes()),
+            [
+                row_error(2, Some("bo@x.org"), "name is longer than 64 KiB"),
+                row_error(3, Some("cy@x.org"), "column 6 is longer than 64 KiB"),
+                Ok(ana()),
+            ]
+        );
     }
 
     #[test]

@@ -501,11 +501,15 @@ impl Store {
                 .await?;
             }
             let keep_bad = keep_bad.replace("status", "email_status");
+            // The invitee's status is its latest email's: an event changes it only if it
+            // names that email, and that email is this invitee's. A late or replayed
+            // event about an earlier email (or one without an email id, or naming
+            // another invitee's) is kept with that email and in the log, nowhere else.
             sqlx::query(&format!(
                 "UPDATE invitees SET email_status = COALESCE($1, email_status), \
                  email_error = CASE WHEN $2 IS NULL AND $1 = 'delivered' THEN NULL ELSE COALESCE($2, email_error) END, \
                  updated_at = $3 WHERE id = $4 AND email_status <> 'queued'{keep_bad} \
-                 AND ($5 IS NULL OR NOT EXISTS (SELECT 1 FROM emails n WHERE n.invitee_id = $4 AND n.id > $5))"
+                 AND $5 = (SELECT MAX(n.id) FROM emails n WHERE n.invitee_id = $4)"
             ))
             .bind(status)
             .bind(change.error.as_deref())

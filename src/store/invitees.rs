@@ -282,33 +282,43 @@ impl Store {
         })
     }
 
-    /// Starts an import: every batch written through it commits together, or not at all.
-    pub async fn begin_import(&self) -> Result<ImportTx> {
+    /// Starts an import; see [`ImportWriter`].
+    pub async fn import_writer(&self) -> Result<ImportWriter> {
         Ok(match self {
-            Store::Sqlite(pool) => ImportTx::Sqlite(pool.begin_write().await?),
-            Store::Postgres(pool) => ImportTx::Postgres(pool.begin_write().await?),
+            Store::Sqlite(pool) => ImportWriter::Sqlite {
+                conn: pool.acquire().await?,
+                pool: pool.clone(),
+            },
+            Store::Postgres(pool) => ImportWriter::Postgres(pool.clone()),
         })
     }
 }
 
-/// A transaction that inserts invitees in batches.
-pub enum ImportTx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+/// Writes an import's batches, each in a transaction of its own.
+///
+/// SQLite has one write lock for the whole database: one transaction for a whole file would
+/// hold it for as long as the file takes, and every verification meanwhile would give up
+/// after the busy timeout. Short transactions alone are not enough either, since SQLite's
+/// waiters poll (up to every 100 ms) and would mostly find the lock taken again; so after
+/// each batch the import lets the other connections of this process finish what they are
+/// doing first (see [`ImportWriter::make_way`]).
+pub enum ImportWriter {
+    Sqlite {
+        /// Held for the whole import, so that the other connections in use are others'.
+        conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+        pool: sqlx::SqlitePool,
+    },
+    Postgres(sqlx::PgPool),
 }
 
-macro_rules! on_tx {
-    ($tx:expr, $conn:ident => $body:expr) => {
-        match $tx {
-            ImportTx::Sqlite($conn) => $body,
-            ImportTx::Postgres($conn) => $body,
-        }
-    };
-}
+/// Longer than the longest pause of SQLite's busy handler (100 ms), so that a writer
+/// already waiting tries again while the lock is free.
+const MAKE_WAY_FOR: std::time::Duration = std::time::Duration::from_millis(150);
 
-impl ImportTx {
-    /// Inserts the rows that are new, in one statement, and says for each row whether it
-    /// was inserted. Existing emails, and repeats within the batch, are skipped.
+impl ImportWriter {
+    /// Inserts the rows that are new and commits them, and says for each row whether it
+    /// was inserted. Existing emails (including those committed by earlier batches), and
+    /// repeats within the batch, are skipped.
     pub async fn insert(
         &mut self,
         rows: &[NewInvitee],
@@ -318,7 +328,8 @@ impl ImportTx {
             return Ok(Vec::new());
         }
         let inserted = match self {
-            ImportTx::Sqlite(tx) => {
+            ImportWriter::Sqlite { conn, .. } => {
+                let mut tx = sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE").await?;
                 let mut inserted = Vec::with_capacity(rows.len());
                 for chunk in rows.chunks(SQLITE_INSERT_ROWS) {
                     let sql = values_insert_sql(chunk.len());
@@ -331,12 +342,14 @@ impl ImportTx {
                             .bind(&row.branch)
                             .bind(&row.year);
                     }
-                    inserted.extend(query.fetch_all(&mut **tx).await?);
+                    inserted.extend(query.fetch_all(&mut *tx).await?);
                 }
+                tx.commit().await?;
                 inserted
             }
-            ImportTx::Postgres(tx) => {
+            ImportWriter::Postgres(pool) => {
                 let column = |f: fn(&NewInvitee) -> &str| rows.iter().map(f).collect::<Vec<_>>();
+                // One statement is one transaction.
                 sqlx::query_as::<_, (i64, String)>(
                     "INSERT INTO invitees (email, name, college, branch, year, created_at, updated_at) \
                      SELECT e, n, c, b, y, $6, $6 \
@@ -349,7 +362,7 @@ impl ImportTx {
                 .bind(column(|r| &r.branch))
                 .bind(column(|r| &r.year))
                 .bind(now)
-                .fetch_all(&mut **tx)
+                .fetch_all(&*pool)
                 .await?
             }
         };
@@ -365,15 +378,31 @@ impl ImportTx {
             .collect())
     }
 
-    pub async fn record_event(&mut self, event: &NewEvent, now: DateTime<Utc>) -> Result<()> {
-        on_tx!(self, tx => {
-            insert_event!(&mut **tx, event, now).await?;
-        });
-        Ok(())
+    /// Between batches on SQLite: waits (up to [`MAKE_WAY_FOR`]) while any other
+    /// connection of this process is in use, which is where a waiting verification is.
+    /// With nobody else about it returns at once, so a lone import runs at full speed.
+    /// Writers in other processes are not seen; they get in between batches by chance.
+    pub async fn make_way(&self) {
+        let ImportWriter::Sqlite { pool, .. } = self else {
+            return;
+        };
+        let others_busy = || pool.size() as usize > pool.num_idle() + 1;
+        let deadline = tokio::time::Instant::now() + MAKE_WAY_FOR;
+        while others_busy() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 
-    pub async fn commit(self) -> Result<()> {
-        on_tx!(self, tx => tx.commit().await?);
+    /// Records an event (the import's summary) in a transaction of its own.
+    pub async fn record_event(&mut self, event: &NewEvent, now: DateTime<Utc>) -> Result<()> {
+        match self {
+            ImportWriter::Sqlite { conn, .. } => {
+                insert_event!(&mut **conn, event, now).await?;
+            }
+            ImportWriter::Postgres(pool) => {
+                insert_event!(&*pool, event, now).await?;
+            }
+        }
         Ok(())
     }
 }

@@ -28,7 +28,7 @@ pub use emails::{
 };
 pub use events::{EventFilter, EventRecord};
 pub use failures::{FailureCount, FailureLimits, RecentFailures};
-pub use invitees::{INSERT_BATCH_ROWS, ImportTx, InviteeFilter, NewInviteeOutcome};
+pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, InviteeFilter, NewInviteeOutcome};
 
 /// Runs `$body` with `$pool` bound to the concrete pool.
 macro_rules! on_pool {
@@ -104,11 +104,19 @@ fn index_columns(index: &str) -> &str {
     }
 }
 
+/// `SQLITE_BUSY_TIMEOUT_MS`'s default.
+pub const DEFAULT_SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl Store {
     /// Connects to the database behind `url` (`sqlite:` or `postgres://`).
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, DEFAULT_SQLITE_BUSY_TIMEOUT).await
+    }
+
+    /// As [`Store::connect`], with how long SQLite waits for another writer's lock.
+    pub async fn connect_with(url: &str, sqlite_busy_timeout: Duration) -> Result<Self> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -116,7 +124,7 @@ impl Store {
                 // WAL with NORMAL is durable across application crashes; only a power
                 // loss can lose the last transactions.
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(sqlite_busy_timeout)
                 // Rows cross from SQLite's thread in a channel; a deeper one means fewer
                 // wake-ups per listing (50 by default).
                 .row_buffer_size(1024)

@@ -137,9 +137,117 @@ on_both_databases! {
         let form = reqwest::multipart::Form::new().text("other", "x");
         let response = app.post("/api/upload-csv").multipart(form).send().await.unwrap();
         assert_eq!(response.status(), 400);
-        let response = app.post("/api/upload-csv").body("email,name").send().await.unwrap();
-        assert_eq!(response.status(), 400, "not multipart at all");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["detail"].as_str().unwrap().contains("'file'"), "{body}");
     }
+
+    async fn a_body_that_is_not_a_form_is_415_as_json(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let upload = app.url("/api/upload-csv");
+        for (content_type, body) in [
+            (Some("application/json"), r#"{"file": "email,name"}"#),
+            (Some("text/plain"), "email,name,college,branch,year\n"),
+            (Some("text/csv"), "email,name,college,branch,year\n"),
+            (None, "email,name"),
+        ] {
+            let mut request = app.client.post(&upload).header("x-api-key", crate::helpers::API_KEY).body(body);
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 415, "{content_type:?}");
+            let body: Value = response.json().await.expect("a JSON error");
+            assert!(body["detail"].as_str().unwrap().contains("multipart/form-data"), "{body}");
+        }
+        assert!(emails(&app).await.is_empty());
+    }
+
+    async fn a_malformed_form_is_400_as_json(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let post = |content_type: &str, body: &str| {
+            app.post("/api/upload-csv").header("content-type", content_type).body(body.to_owned()).send()
+        };
+        let part = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\
+                    Content-Type: text/csv\r\n\r\nemail,name,college,branch,year\r\nana@example.org,Ana,MIT,CSE,2026\r\n";
+        let cases = [
+            ("no boundary", post("multipart/form-data", part).await.unwrap()),
+            ("another boundary", post("multipart/form-data; boundary=other", &format!("{part}--XyZ--\r\n")).await.unwrap()),
+            ("cut short", post("multipart/form-data; boundary=XyZ", part).await.unwrap()),
+            ("no file field", post("multipart/form-data; boundary=XyZ", "--XyZ\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--XyZ--\r\n").await.unwrap()),
+        ];
+        for (case, response) in cases {
+            assert_eq!(response.status(), 400, "{case}");
+            let body: Value = response.json().await.unwrap_or_else(|e| panic!("{case}: not JSON: {e}"));
+            assert!(body["detail"].is_string(), "{case}: {body}");
+        }
+        assert!(emails(&app).await.is_empty());
+        let whole = post("multipart/form-data; boundary=XyZ", &format!("{part}--XyZ--\r\n")).await.unwrap();
+        assert_eq!(whole.status(), 200, "the same form, whole, is read");
+    }
+
+    async fn a_field_over_64_kib_is_a_row_error_and_is_not_stored(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let long = "x".repeat(64 * 1024 + 1);
+        let csv = format!(
+            "email,name,college,branch,year,notes\n\
+             ana@example.org,Ana,MIT,CSE,2026,\n\
+             bo@example.org,\"{long}\",MIT,CSE,2026,\n\
+             cy@example.org,Cy,MIT,CSE,2026,{long}\n\
+             di@example.org,Di,MIT,CSE,2026,{}\n",
+            "y".repeat(64 * 1024)
+        );
+        let report = app.upload_csv(&csv).await;
+        assert_eq!(report["newly_added"], 2, "{}", report["errors"]);
+        assert_eq!(report["error_count"], 2);
+        let errors = report["errors"].as_array().unwrap();
+        assert_eq!((errors[0]["line"].as_u64(), errors[0]["email"].as_str()), (Some(3), Some("bo@example.org")));
+        assert!(errors[0]["message"].as_str().unwrap().contains("64 KiB"), "{}", errors[0]);
+        assert_eq!(errors[1]["line"], 4);
+        assert_eq!(emails(&app).await, ["ana@example.org", "di@example.org"]);
+        assert!(!app.stored_text().await.contains("xxxx"));
+    }
+
+    async fn verifications_are_answered_throughout_a_large_import(backend: Backend) {
+        // A busy timeout far shorter than the import, so that an import holding SQLite's
+        // write lock throughout would fail the verifications waiting meanwhile.
+        let app = TestApp::spawn_with(backend, &[("SQLITE_BUSY_TIMEOUT_MS", "250"), ("VERIFY_MAX_FAILURES", "1000000")]).await;
+        let (_, token) = app.invite("ana@example.org").await;
+        let rows = 80_000;
+        let mut csv = String::from("email,name,college,branch,year\n");
+        for i in 0..rows {
+            csv.push_str(&format!("person{i}@example.org,Person {i},College,CSE,2026\n"));
+        }
+        // Repeats of an earlier batch's row and of an invitee from before are skipped.
+        csv.push_str("PERSON7@example.org,Again,College,CSE,2026\nana@example.org,Ana,MIT,CSE,2026\n");
+
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let import = async {
+            let response = app.upload_bytes(csv.into_bytes()).await;
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            response
+        };
+        let verifying = async {
+            let mut answers = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                answers.push(app.verify("ana@example.org", "ZZZZ2222").await.status().as_u16());
+            }
+            answers
+        };
+        let (import, answers) = tokio::join!(import, verifying);
+        assert!(!answers.is_empty());
+        assert!(answers.iter().all(|&status| status == 200), "{answers:?}");
+        assert_eq!(import.status(), 200);
+        let report: Value = import.json().await.unwrap();
+        assert_eq!(report["total_processed"], rows + 2);
+        assert_eq!(report["newly_added"], rows);
+        assert_eq!(report["skipped"], 2);
+        let listed = app.get_json("/api/users?limit=1&offset=80000").await;
+        assert_eq!(listed.as_array().unwrap().len(), 1, "every row is there");
+        assert_eq!(app.verify_json("ana@example.org", &token).await["success"], true);
+        let imported = app.events("kind=invitees_imported").await;
+        assert_eq!(imported.len(), 2, "one event per import, not per batch");
+    }
+
 
     async fn an_upload_over_the_limit_is_413_and_writes_nothing(backend: Backend) {
         let app = TestApp::spawn_with(backend, &[("MAX_UPLOAD_MB", "1")]).await;

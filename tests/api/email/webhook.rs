@@ -125,6 +125,53 @@ on_both_databases! {
         assert_eq!(again["applied"], 1);
     }
 
+    async fn a_late_bounce_for_an_earlier_invitation_leaves_the_current_one_alone(backend: Backend) {
+        let (signed, sendgrid, invitee, first) = emailed(backend).await;
+        let resent = send(&signed.app, json!({ "user_ids": [invitee], "force": true })).await;
+        assert_eq!(resent["emails_sent"], 1, "{resent}");
+        let second = sendgrid.received()[1].custom_args["email_id"].as_str().unwrap().to_owned();
+        assert_ne!(first, second);
+        signed.post(&json!([event("delivered", "d2", invitee, &second)])).await;
+
+        let report: Value = signed.post(&json!([event("bounce", "late", invitee, &first)])).await.json().await.unwrap();
+        assert_eq!(report["applied"], 1, "recorded: {report}");
+        let listed = user(&signed.app, invitee).await;
+        assert_eq!(listed["email_status"], "delivered", "{listed}");
+        assert_eq!(listed["email_error"], Value::Null);
+        let status = |id: &str| {
+            let id: i64 = id.parse().unwrap();
+            let app = &signed.app;
+            async move {
+                emails(app, "").await.into_iter().find(|e| e["id"] == id).unwrap()["status"].clone()
+            }
+        };
+        assert_eq!(status(&first).await, "bounced", "kept against the email it is about");
+        assert_eq!(status(&second).await, "delivered");
+        assert_eq!(signed.app.events("kind=email_bounced").await.len(), 1);
+    }
+
+    async fn an_event_changes_only_the_invitee_whose_email_it_names(backend: Backend) {
+        let (signed, sendgrid, ana, ana_email) = emailed(backend).await;
+        let people = import(&signed.app, &[("bo@example.org", "Bo")]).await;
+        let bo = people[0];
+        send(&signed.app, ids(&people)).await;
+        let bo_email = sendgrid.received()[1].custom_args["email_id"].as_str().unwrap().to_owned();
+
+        // Ana's id with Bo's (newer) email: neither is touched.
+        signed.post(&json!([event("bounce", "crossed", ana, &bo_email)])).await;
+        // No email id at all: which email it is about is unknown, so the invitee is left alone.
+        let mut anonymous = event("dropped", "anonymous", ana, &ana_email);
+        anonymous.as_object_mut().unwrap().remove("email_id");
+        signed.post(&json!([anonymous])).await;
+        assert_eq!(user(&signed.app, ana).await["email_status"], "sent");
+        assert_eq!(user(&signed.app, bo).await["email_status"], "sent");
+        assert!(emails(&signed.app, "").await.iter().all(|e| e["status"] == "sent"));
+
+        signed.post(&json!([event("bounce", "right", ana, &ana_email)])).await;
+        assert_eq!(user(&signed.app, ana).await["email_status"], "bounced");
+        assert_eq!(user(&signed.app, bo).await["email_status"], "sent");
+    }
+
     async fn unsigned_and_badly_signed_requests_are_refused(backend: Backend) {
         let (signed, _, invitee, email) = emailed(backend).await;
         let body = json!([event("bounce", "x1", invitee, &email)]);
