@@ -2,6 +2,7 @@
 //! start doorman through [`Application::build`].
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -9,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::discord::BotStatus;
+use crate::domain::{Clock, SystemClock};
 use crate::service::Doorman;
 use crate::store::Store;
 
@@ -26,7 +28,15 @@ impl Application {
     /// Connects to the database, brings its schema up to date and binds the listener
     /// (port 0 picks a free port, which tests use).
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let doorman = connect(settings).await?;
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], reading the time from `clock` (tests move it forward).
+    pub async fn build_with_clock(
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let doorman = connect_with_clock(settings, clock).await?;
         let bot_status = BotStatus::default();
         let mut background = Vec::new();
         if let Some(discord) = &settings.discord {
@@ -104,6 +114,10 @@ impl Application {
 
 /// Opens the store, migrates it, and builds the domain core; for commands that do not serve.
 pub async fn connect(settings: &Settings) -> anyhow::Result<Doorman> {
+    connect_with_clock(settings, Arc::new(SystemClock)).await
+}
+
+async fn connect_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Doorman> {
     let backend = settings.database_backend();
     let store = Store::connect_with(settings.database_url.expose(), settings.sqlite_busy_timeout)
         .await
@@ -117,7 +131,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Doorman> {
     if !applied.is_empty() {
         tracing::info!(?applied, "database migrated");
     }
-    Ok(Doorman::new(store, settings)?)
+    Ok(Doorman::new(store, settings, clock)?)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

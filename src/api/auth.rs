@@ -69,7 +69,7 @@ pub async fn require_api_key(
         request.headers(),
         &state.trusted_proxies,
     );
-    let now = crate::domain::now();
+    let now = state.doorman.now();
     if let Some(until) = guard.refused_until(address, now) {
         return Err(too_many(until, now));
     }

@@ -57,7 +57,7 @@ fn table(invitees: &[Invitee]) -> Table {
             } else {
                 "no".into()
             },
-            i.email_status.clone(),
+            i.email_status.to_string(),
             fmt_time(i.token_expires_at),
         ]);
     }
@@ -91,7 +91,7 @@ fn write_csv(out: impl std::io::Write, invitees: &[Invitee]) -> anyhow::Result<(
             i.is_verified.to_string(),
             i.verified_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
             i.discord_user_id.clone().unwrap_or_default(),
-            i.email_status.clone(),
+            i.email_status.to_string(),
             i.token_expires_at
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_default(),

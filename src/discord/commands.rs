@@ -302,7 +302,7 @@ impl Bot {
             VerificationRequest::Pending { deadline } => {
                 let text = format!(
                     "Press Verify and enter your invited email and token. Time left: {}.",
-                    messages::time_left(deadline, crate::domain::now())
+                    messages::time_left(deadline, self.doorman.now())
                 );
                 return Ok(messages::ephemeral_with_button(
                     text,
@@ -323,7 +323,7 @@ impl Bot {
 
     async fn verification_status(&self, guild_id: Id<GuildMarker>) -> anyhow::Result<String> {
         let guild = guild_id.to_string();
-        let now = crate::domain::now();
+        let now = self.doorman.now();
         let pending = self
             .doorman
             .store()

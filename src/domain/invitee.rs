@@ -24,8 +24,8 @@ pub struct Invitee {
     pub token_created_at: Option<DateTime<Utc>>,
     pub token_expires_at: Option<DateTime<Utc>>,
     /// One of `not_sent`, `queued`, `sent`, `delivered`, `bounced`, `dropped`, `failed`.
-    #[schema(example = "not_sent")]
-    pub email_status: String,
+    #[schema(value_type = String, example = "not_sent")]
+    pub email_status: super::EmailStatus,
     /// Why the last email failed, bounced or was dropped (or is being retried).
     pub email_error: Option<String>,
     /// When the latest invitation email was queued; reminders count from here.

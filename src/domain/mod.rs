@@ -1,11 +1,18 @@
 //! Domain types and rules, free of HTTP, SQL and Discord.
 
+pub mod clock;
 mod email;
+mod email_status;
 pub mod event;
 pub mod invitee;
+mod text_enum;
 pub mod token;
 
+pub use clock::{Clock, ShiftedClock, SystemClock};
 pub use email::{Email, EmailError};
+pub use email_status::EmailStatus;
+pub use text_enum::UnknownWord;
+pub(crate) use text_enum::text_enum;
 
 /// The current time, at the microsecond precision both databases store, so a timestamp
 /// reads back exactly as it was written and as the API first reported it.

@@ -118,8 +118,8 @@ impl Mailer {
         token: &str,
         expires_at: chrono::DateTime<chrono::Utc>,
         reminder: bool,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Values {
-        let now = crate::domain::now();
         Values {
             name: name.to_owned(),
             email: email.to_owned(),

@@ -61,7 +61,7 @@ impl Doorman {
             _ => 1,
         };
         let claim = claim_token();
-        let now = crate::domain::now();
+        let now = self.now();
         let lease = chrono::Duration::from_std(settings.lease).expect("the lease is at most a day");
         let limit = (per_send * settings.concurrency) as i64;
         let claimed = self
@@ -153,7 +153,7 @@ impl Doorman {
                 reason,
             );
         }
-        let now = crate::domain::now();
+        let now = self.now();
         let current = match (&email.token_sealed, email.token_expires_at) {
             (Some(sealed), Some(expires)) if expires - now > MIN_TOKEN_LIFE => {
                 match self.keys().open(sealed, invitee_id) {
@@ -198,6 +198,7 @@ impl Doorman {
             &token.grouped(),
             expires,
             email.kind == "reminder",
+            self.now(),
         );
         Ok(Prepared::Ready(Box::new(Outgoing {
             to: email.recipient.clone(),
@@ -235,7 +236,7 @@ impl Doorman {
                 vec![Delivery::Accepted { message_id: None }]
             }
         };
-        let now = crate::domain::now();
+        let now = self.now();
         let results: Vec<_> = job
             .into_iter()
             .zip(deliveries)
@@ -335,7 +336,7 @@ pub fn spawn(doorman: Doorman, mut stop: watch::Receiver<bool>) -> tokio::task::
                 {
                     tracing::error!(error = %e, "could not queue reminders");
                 }
-                let forget_before = crate::domain::now() - WEBHOOK_MEMORY;
+                let forget_before = doorman.now() - WEBHOOK_MEMORY;
                 if let Err(e) = doorman.store().prune_webhook_events(forget_before).await {
                     tracing::warn!(error = %e, "could not prune old webhook event ids");
                 }

@@ -123,13 +123,13 @@ impl Doorman {
         let mut report = ImportReport::default();
         let mut writer = self.store().import_writer().await?;
         while let Some(batch) = batch_rx.recv().await {
-            let now = crate::domain::now();
+            let now = self.now();
             let outcomes = match writer.insert(&batch.rows, now).await {
                 Ok(outcomes) => outcomes,
                 Err(source) => {
                     drop(batch_rx);
                     let _ = reading.await;
-                    return Err(interrupted(&mut writer, &report, actor, source).await);
+                    return Err(interrupted(&mut writer, &report, actor, source, self.now()).await);
                 }
             };
             let bytes_read = batch.bytes_read;
@@ -144,7 +144,7 @@ impl Doorman {
             std::panic::resume_unwind(e.into_panic());
         }
         let event = NewEvent::new(EventKind::InviteesImported, actor).detail(summary(&report));
-        writer.record_event(&event, crate::domain::now()).await?;
+        writer.record_event(&event, self.now()).await?;
         Ok(report)
     }
 }
@@ -165,12 +165,13 @@ async fn interrupted(
     report: &ImportReport,
     actor: Actor,
     source: StoreError,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> ImportError {
     let mut detail = summary(report);
     detail["interrupted"] = true.into();
     let event = NewEvent::new(EventKind::InviteesImported, actor).detail(detail);
     if report.newly_added > 0 {
-        let _ = writer.record_event(&event, crate::domain::now()).await;
+        let _ = writer.record_event(&event, now).await;
     }
     ImportError::Interrupted {
         processed: report.total_processed,

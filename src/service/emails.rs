@@ -101,7 +101,7 @@ impl Doorman {
         force: bool,
         actor: Actor,
     ) -> Result<QueuedBatch, ServiceError> {
-        let now = crate::domain::now();
+        let now = self.now();
         let settings = &self.mailer().settings;
         let cooldown_since = if force {
             now
@@ -217,12 +217,8 @@ impl Doorman {
         if invitee.is_verified {
             return Some("already_verified");
         }
-        if !rules.allow_bounced {
-            match invitee.email_status.as_str() {
-                "bounced" => return Some("bounced"),
-                "dropped" => return Some("dropped"),
-                _ => {}
-            }
+        if !rules.allow_bounced && invitee.email_status.refuses_mail() {
+            return Some(invitee.email_status.as_str());
         }
         if invitee
             .email_queued_at
@@ -285,7 +281,7 @@ impl Doorman {
     /// reminder is due already, the earlier one is not sent any more.
     pub async fn queue_due_reminders(&self) -> Result<u64, ServiceError> {
         let days = self.mailer().settings.reminder_days.clone();
-        let now = crate::domain::now();
+        let now = self.now();
         let mut queued = 0;
         for (i, day) in days.iter().enumerate() {
             let invited_before = now - chrono::Duration::days(i64::from(*day));
@@ -325,13 +321,14 @@ impl Doorman {
         let to = Email::parse(to).map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let mailer = self.mailer();
         let sample = Token::generate(self.inner.token_length);
-        let expires = crate::domain::now() + self.inner.token_expiry;
+        let expires = self.now() + self.inner.token_expiry;
         let values = mailer.values(
             "Test Recipient",
             to.as_str(),
             &sample.grouped(),
             expires,
             false,
+            self.now(),
         );
         let email = mailer.render(&values);
         let mut report = TestReport {

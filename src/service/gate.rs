@@ -165,7 +165,7 @@ impl Doorman {
         minutes: u32,
         actor: Actor,
     ) -> Result<(), ServiceError> {
-        let now = crate::domain::now();
+        let now = self.now();
         self.store()
             .set_guild_timeout_seconds(guild_id, i64::from(minutes) * 60, now)
             .await?;
@@ -182,7 +182,7 @@ impl Doorman {
     ) -> Result<DateTime<Utc>, ServiceError> {
         Ok(self
             .store()
-            .guild_first_connected(guild_id, crate::domain::now())
+            .guild_first_connected(guild_id, self.now())
             .await?)
     }
 
@@ -194,7 +194,7 @@ impl Doorman {
         user_id: &str,
         rules: &GateRules,
     ) -> Result<JoinDecision, ServiceError> {
-        let now = crate::domain::now();
+        let now = self.now();
         let invitee = self
             .store()
             .invitee_by_discord_id(user_id)
@@ -302,7 +302,7 @@ impl Doorman {
             actor: Actor::Invitee,
             source: super::AttemptSource::Discord(discord_user_id),
         };
-        let now = crate::domain::now();
+        let now = self.now();
         // Every other outcome is a failed attempt, told apart only in the event log.
         match self.verify(request).await? {
             VerifyOutcome::Verified { invitee_id, .. } => {
@@ -343,10 +343,7 @@ impl Doorman {
         read: &DiscordMember,
         rules: &GateRules,
     ) -> Result<MemberVerification, ServiceError> {
-        let counted = self
-            .store()
-            .add_failed_attempt(read, crate::domain::now())
-            .await?;
+        let counted = self.store().add_failed_attempt(read, self.now()).await?;
         Ok(attempt_outcome(counted, rules.max_attempts))
     }
 
@@ -357,7 +354,7 @@ impl Doorman {
         user_id: &str,
         actor: Actor,
     ) -> Result<Option<Invitee>, ServiceError> {
-        let now = crate::domain::now();
+        let now = self.now();
         self.store()
             .mark_member_verified(guild_id, user_id, now)
             .await?;
@@ -386,7 +383,7 @@ impl Doorman {
         if joined_at.is_none_or(|joined| joined <= first_connected) {
             return Ok(VerificationRequest::NotNeeded);
         }
-        let now = crate::domain::now();
+        let now = self.now();
         let timeout = self.verification_timeout(guild_id, rules).await?;
         let deadline = now + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
         if self
@@ -408,7 +405,7 @@ impl Doorman {
     /// within a minute (after an outage, or a misconfigured role), the unconfirmed ones are
     /// held for an admin instead of kicked.
     pub async fn due_kicks(&self, rules: &GateRules) -> Result<DueKicks, ServiceError> {
-        let now = crate::domain::now();
+        let now = self.now();
         let claimed = self
             .store()
             .claim_due_members(now, now + CLAIM_LEASE, CLAIM_BATCH)
@@ -466,7 +463,7 @@ impl Doorman {
         user_id: &str,
         reason: KickReason,
     ) -> Result<(), ServiceError> {
-        let now = crate::domain::now();
+        let now = self.now();
         self.store()
             .move_member(
                 guild_id,
@@ -493,7 +490,7 @@ impl Doorman {
         user_id: &str,
         verified: bool,
     ) -> Result<(), ServiceError> {
-        let now = crate::domain::now();
+        let now = self.now();
         let to = if verified {
             MemberState::Verified
         } else {
@@ -512,7 +509,7 @@ impl Doorman {
     ) -> Result<u64, ServiceError> {
         let count = self
             .store()
-            .confirm_held_kicks(guild_id, crate::domain::now())
+            .confirm_held_kicks(guild_id, self.now())
             .await?;
         let event = NewEvent::new(EventKind::DiscordKicksConfirmed, actor)
             .channel(Channel::Discord)
@@ -528,7 +525,7 @@ impl Doorman {
         actor: Actor,
         rules: &GateRules,
     ) -> Result<Vec<String>, ServiceError> {
-        let now = crate::domain::now();
+        let now = self.now();
         let timeout = self.verification_timeout(guild_id, rules).await?;
         let deadline = now + chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
         let users = self
@@ -549,7 +546,7 @@ impl Doorman {
         guild_id: &str,
         user_id: &str,
     ) -> Result<RefusalNotice, ServiceError> {
-        let now = crate::domain::now();
+        let now = self.now();
         let member = self.store().discord_member(guild_id, user_id).await?;
         let (refusals, reported) = member
             .as_ref()

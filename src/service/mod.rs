@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::config::{Settings, ThrottleSettings};
+use crate::domain::Clock;
 use crate::domain::event::{Actor, EventKind, NewEvent};
 use crate::domain::invitee::Invitee;
 use crate::domain::token::TokenKeys;
@@ -45,6 +46,7 @@ pub struct Doorman {
 
 struct Inner {
     store: Store,
+    clock: Arc<dyn Clock>,
     keys: TokenKeys,
     token_expiry: chrono::Duration,
     token_length: usize,
@@ -57,7 +59,11 @@ struct Inner {
 
 impl Doorman {
     /// Fails only on an email setting that cannot be used (templates, SMTP URL).
-    pub fn new(store: Store, settings: &Settings) -> Result<Self, crate::email::EmailSetupError> {
+    pub fn new(
+        store: Store,
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, crate::email::EmailSetupError> {
         let mailer = crate::email::Mailer::new(&settings.email)?;
         let webhook_key = settings
             .email
@@ -68,6 +74,7 @@ impl Doorman {
             inner: Arc::new(Inner {
                 outcomes: crate::store::OutcomeWriter::spawn(store.clone()),
                 store,
+                clock,
                 keys: TokenKeys::derive(settings.token_secret.expose()),
                 token_expiry: settings.token_expiry,
                 token_length: settings.token_length,
@@ -76,6 +83,11 @@ impl Doorman {
                 webhook_key,
             }),
         })
+    }
+
+    /// The time by the clock doorman was started with.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
     }
 
     pub(crate) fn mailer(&self) -> &crate::email::Mailer {

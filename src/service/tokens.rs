@@ -19,7 +19,7 @@ pub struct IssuedToken {
 impl Doorman {
     /// Issues a new token for the invitee; the previous one stops working at once.
     pub async fn refresh_token(&self, id: i64, actor: Actor) -> Result<IssuedToken, ServiceError> {
-        let now = crate::domain::now();
+        let now = self.now();
         let token = Token::generate(self.inner.token_length);
         let expires_at = now + self.inner.token_expiry;
         let hash = self.inner.keys.hash(&token);

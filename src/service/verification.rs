@@ -99,7 +99,7 @@ impl Doorman {
     /// Checks an email and token and, if they match a valid invitation, marks it verified
     /// (linking the Discord account when one is given).
     pub async fn verify(&self, request: VerifyRequest<'_>) -> Result<VerifyOutcome, ServiceError> {
-        let now = crate::domain::now();
+        let now = self.now();
         let email = Email::normalise(request.email);
         let email: String = email.chars().take(254).collect();
         let source = request.source.key();

@@ -6,6 +6,7 @@
 
 mod api_keys;
 mod batch;
+mod columns;
 mod discord;
 mod emails;
 mod events;
@@ -21,6 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use batch::{Failed, OutcomeWriter, Verified};
+pub(crate) use columns::{Op, text_column};
 pub use discord::{DiscordMember, MemberState};
 pub use emails::{
     BatchCounts, ClaimedEmail, EmailFilter, EmailRecord, EmailResult, QueueItem, QueueRules,
@@ -74,6 +76,12 @@ pub enum Store {
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A statement failed; `operation` says which of doorman's operations it served.
+    #[error("{operation}: database error: {source}")]
+    Query {
+        operation: &'static str,
+        source: sqlx::Error,
+    },
     #[error("migration {version} failed: {source}")]
     Migration { version: i64, source: sqlx::Error },
     #[error("the database was migrated by a newer doorman (version {0}); upgrade doorman")]
@@ -86,7 +94,11 @@ impl StoreError {
     /// Whether this is a violation of the named unique index.
     pub fn is_unique_violation(&self, index: &str) -> bool {
         match self {
-            Self::Database(sqlx::Error::Database(e)) => {
+            Self::Database(sqlx::Error::Database(e))
+            | Self::Query {
+                source: sqlx::Error::Database(e),
+                ..
+            } => {
                 e.is_unique_violation()
                     && (e.constraint() == Some(index) || e.message().contains(index_columns(index)))
             }
@@ -178,7 +190,10 @@ impl Store {
     /// A round trip to the database, for health checks.
     pub async fn ping(&self) -> Result<()> {
         on_pool!(self, pool => {
-            sqlx::query("SELECT 1").execute(pool).await?;
+            sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .op("checking the database answers")?;
         });
         Ok(())
     }
@@ -187,3 +202,5 @@ impl Store {
         on_pool!(self, pool => pool.close().await)
     }
 }
+
+text_column!(crate::domain::EmailStatus);

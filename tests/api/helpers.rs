@@ -2,8 +2,10 @@
 //! database (an SQLite file, or a PostgreSQL schema of its own).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use doorman::config::Settings;
+use doorman::domain::ShiftedClock;
 use doorman::service::Doorman;
 use doorman::startup::Application;
 use reqwest::{RequestBuilder, Response};
@@ -120,6 +122,9 @@ pub struct TestApp {
     pub database_url: String,
     pub backend: Backend,
     pub data_dir: tempfile::TempDir,
+    /// doorman's clock: the machine's, moved forward by [`TestApp::advance`]. It carries
+    /// over a restart, as time would.
+    pub clock: Arc<ShiftedClock>,
 }
 
 impl TestApp {
@@ -134,15 +139,26 @@ impl TestApp {
         let database_url = backend.fresh_database_url(data_dir.path()).await;
         let mut all = vec![("DATABASE_URL", database_url.as_str())];
         all.extend_from_slice(vars);
-        Self::start(backend, data_dir, &all).await
+        Self::start(backend, data_dir, &all, Arc::default()).await
     }
 
     /// Starts doorman on whatever database `vars` names (e.g. another app's, to restart it).
     pub async fn spawn_on(backend: Backend, vars: &[(&str, &str)]) -> Self {
-        Self::start(backend, tempfile::tempdir().expect("temp dir"), vars).await
+        Self::start(
+            backend,
+            tempfile::tempdir().expect("temp dir"),
+            vars,
+            Arc::default(),
+        )
+        .await
     }
 
-    async fn start(backend: Backend, data_dir: tempfile::TempDir, vars: &[(&str, &str)]) -> Self {
+    async fn start(
+        backend: Backend,
+        data_dir: tempfile::TempDir,
+        vars: &[(&str, &str)],
+        clock: Arc<ShiftedClock>,
+    ) -> Self {
         // `RUST_LOG=doorman=debug cargo test ...` shows the application's logs for a test.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -157,7 +173,9 @@ impl TestApp {
         let database_url = env["DATABASE_URL"].clone();
         let settings =
             Settings::from_lookup(|name| env.get(name).cloned()).expect("test settings are valid");
-        let app = Application::build(&settings).await.expect("doorman starts");
+        let app = Application::build_with_clock(&settings, clock.clone())
+            .await
+            .expect("doorman starts");
         let address = format!("http://{}", app.local_addr());
         let doorman = app.doorman().clone();
         let (stop, stop_signal) = tokio::sync::oneshot::channel::<()>();
@@ -173,7 +191,14 @@ impl TestApp {
             database_url,
             backend,
             data_dir,
+            clock,
         }
+    }
+
+    /// Moves doorman's clock forward: deadlines, back-offs and expiries come due as if
+    /// that much time had passed.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
     }
 
     /// Stops doorman and starts it again on the same database and data directory, with
@@ -185,7 +210,7 @@ impl TestApp {
         let url = self.database_url.clone();
         let mut all = vec![("DATABASE_URL", url.as_str())];
         all.extend_from_slice(vars);
-        *self = Self::start(self.backend, data_dir, &all).await;
+        *self = Self::start(self.backend, data_dir, &all, self.clock.clone()).await;
     }
 
     /// Stops doorman as a shutdown would, and waits until it has.
