@@ -48,11 +48,9 @@ impl Application {
         }
         let state = AppState {
             doorman: doorman.clone(),
-            api_key: settings.api_key.clone(),
             max_upload_bytes: settings.max_upload_bytes,
             bot: settings.discord.is_some().then_some(bot_status),
             trusted_proxies: settings.trusted_proxies.clone(),
-            api_key_guard: api::ApiKeyGuard::new(settings.api_key_throttle),
         };
         let listener = TcpListener::bind(settings.bind_addr)
             .await
@@ -107,7 +105,7 @@ impl Application {
         for task in self.background {
             let _ = task.await;
         }
-        self.doorman.store().close().await;
+        self.doorman.close().await;
         served
     }
 }
@@ -118,6 +116,25 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Doorman> {
 }
 
 async fn connect_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Doorman> {
+    let (store, applied) = open_database(settings, clock.as_ref()).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "database migrated");
+    }
+    Ok(Doorman::new(store, settings, clock)?)
+}
+
+/// Brings the database `settings` name up to date, as start-up does, and closes it
+/// again; returns the migrations this applied (none when another process got there first).
+pub async fn migrate(settings: &Settings, clock: &dyn Clock) -> anyhow::Result<Vec<i64>> {
+    let (store, applied) = open_database(settings, clock).await?;
+    store.close().await;
+    Ok(applied)
+}
+
+async fn open_database(
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> anyhow::Result<(Store, Vec<i64>)> {
     let backend = settings.database_backend();
     let store = Store::connect_with(settings.database_url.expose(), settings.sqlite_busy_timeout)
         .await
@@ -125,13 +142,10 @@ async fn connect_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyho
             format!("cannot connect to the {backend} database (check DATABASE_URL)")
         })?;
     let applied = store
-        .migrate()
+        .migrate(clock.now())
         .await
         .context("cannot migrate the database")?;
-    if !applied.is_empty() {
-        tracing::info!(?applied, "database migrated");
-    }
-    Ok(Doorman::new(store, settings, clock)?)
+    Ok((store, applied))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::{IntoResponses, ToSchema};
 
-use crate::import::ImportError;
 use crate::import::reader::CsvError;
-use crate::service::ServiceError;
+use crate::service::{ApiKeyRefusal, ImportError, ServiceError};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -144,8 +144,15 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // The log says which operation failed (a store error names it); the client learns
+        // nothing of it.
         if let Self::Internal(error) = &self {
-            tracing::error!(error = format!("{error:#}"), "request failed");
+            match error.downcast_ref::<StoreError>() {
+                Some(StoreError::Query { operation, .. }) => {
+                    tracing::error!(operation, error = format!("{error:#}"), "request failed");
+                }
+                _ => tracing::error!(error = format!("{error:#}"), "request failed"),
+            }
         }
         let status = self.status();
         let mut response = (
@@ -173,6 +180,19 @@ impl From<ServiceError> for ApiError {
                 Self::TooManyRequests { retry_after_secs }
             }
             ServiceError::Store(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<ApiKeyRefusal> for ApiError {
+    fn from(refusal: ApiKeyRefusal) -> Self {
+        match refusal {
+            ApiKeyRefusal::Missing => Self::MissingApiKey,
+            ApiKeyRefusal::Invalid => Self::InvalidApiKey,
+            ApiKeyRefusal::Throttled { retry_after_secs } => {
+                Self::TooManyRequests { retry_after_secs }
+            }
+            ApiKeyRefusal::Store(e) => Self::internal(e),
         }
     }
 }

@@ -7,9 +7,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{AuthErrors, ServerErrors, TimeoutErrors};
 use super::extract::ApiQuery;
+use super::views::EventView;
 use super::{ApiError, AppState, ErrorBody};
-use crate::domain::event::EventKind;
-use crate::store::{EventFilter, EventRecord};
+use crate::domain::event::{EventFilter, EventKind};
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 1000;
@@ -39,7 +39,7 @@ fn event_kind_schema() -> utoipa::openapi::Object {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventsPage {
-    pub events: Vec<EventRecord>,
+    pub events: Vec<EventView>,
     pub limit: i64,
     pub offset: i64,
     /// The offset of the next page, if there may be one.
@@ -63,27 +63,20 @@ pub async fn list_events(
             "limit must be between 1 and {MAX_LIMIT}, and offset not negative"
         )));
     }
-    if let Some(kind) = query.kind.as_deref()
-        && EventKind::parse(kind).is_none()
-    {
-        let known: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
-        return Err(ApiError::BadRequest(format!(
-            "Unknown event kind '{kind}'; known kinds: {}",
-            known.join(", ")
-        )));
-    }
+    let kind = query.kind.as_deref().map(parse_kind).transpose()?;
     let filter = EventFilter {
-        kind: query.kind,
+        kind,
         invitee_id: query.invitee_id,
         limit,
         offset: query.offset,
     };
-    let events = state
+    let events: Vec<EventView> = state
         .doorman
-        .store()
         .events(&filter)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?
+        .into_iter()
+        .map(EventView::from)
+        .collect();
     let next_offset = (events.len() as i64 == limit)
         .then(|| query.offset.checked_add(limit))
         .flatten();
@@ -93,4 +86,14 @@ pub async fn list_events(
         offset: query.offset,
         next_offset,
     }))
+}
+
+fn parse_kind(kind: &str) -> Result<EventKind, ApiError> {
+    EventKind::parse(kind).ok_or_else(|| {
+        let known: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        ApiError::BadRequest(format!(
+            "Unknown event kind '{kind}'; known kinds: {}",
+            known.join(", ")
+        ))
+    })
 }

@@ -32,10 +32,8 @@ pub struct Health {
         ServerErrors,
     ))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let store = state.doorman.store();
-    let reachable = tokio::time::timeout(std::time::Duration::from_secs(3), store.ping())
-        .await
-        .is_ok_and(|r| r.is_ok());
+    let database = state.doorman.health().await;
+    let reachable = database.database_reachable;
     let health = Health {
         status: if reachable { "healthy" } else { "unhealthy" },
         database: if reachable {
@@ -43,7 +41,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         } else {
             "unreachable"
         },
-        database_backend: store.backend(),
+        database_backend: database.database_backend,
         discord_bot: match &state.bot {
             None => "disabled",
             Some(bot) if bot.is_connected() => "connected",

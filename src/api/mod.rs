@@ -12,6 +12,7 @@ mod limits;
 mod upload;
 mod users;
 mod verify;
+pub(crate) mod views;
 mod webhooks;
 
 use axum::Router;
@@ -27,23 +28,20 @@ use utoipa_axum::routes;
 
 use std::time::Duration;
 
-use crate::config::{HttpSettings, Secret};
+use crate::config::HttpSettings;
 use crate::service::Doorman;
 
-pub use auth::{API_KEY_HEADER, ApiKeyGuard};
+pub use auth::API_KEY_HEADER;
 pub use error::{ApiError, ErrorBody};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub doorman: Doorman,
-    pub api_key: Secret<String>,
     pub max_upload_bytes: u64,
     /// The Discord bot's connection, when `DISCORD_TOKEN` is set.
     pub bot: Option<crate::discord::BotStatus>,
     pub trusted_proxies: crate::config::TrustedProxies,
-    /// Wrong `x-api-key` attempts, throttled per client address.
-    pub api_key_guard: auth::ApiKeyGuard,
 }
 
 /// The whole HTTP surface, with its OpenAPI document built from the same route list.

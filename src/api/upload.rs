@@ -9,9 +9,9 @@ use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, header};
 
 use super::error::{AuthErrors, ServerErrors, TimeoutErrors};
+use super::views::ImportReportView;
 use super::{ApiError, AppState, ErrorBody};
 use crate::domain::event::Actor;
-use crate::import::ImportReport;
 
 /// The multipart form: one file field named `file`. Other fields are ignored; their names
 /// travel in part headers, so the document allows only plain tokens there.
@@ -38,7 +38,7 @@ impl utoipa::ToSchema for UploadForm {}
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     security(("api_key" = [])),
     responses(
-        (status = 200, body = ImportReport),
+        (status = 200, body = ImportReportView),
         (status = 400, body = ErrorBody, description = "malformed multipart, no `file` field, or a file that is not a CSV, empty, or missing columns"),
         (status = 413, body = ErrorBody, description = "larger than MAX_UPLOAD_MB"),
         (status = 415, body = ErrorBody, description = "not `multipart/form-data`"),
@@ -48,7 +48,7 @@ pub async fn upload_csv(
     State(state): State<AppState>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
-) -> Result<Json<ImportReport>, ApiError> {
+) -> Result<Json<ImportReportView>, ApiError> {
     let mut multipart = multipart.map_err(|_| refused_body(&headers))?;
     while let Some(mut field) = multipart.next_field().await? {
         if field.name() != Some("file") {
@@ -78,7 +78,7 @@ pub async fn upload_csv(
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => return Err(ApiError::internal(e)),
         };
-        return Ok(Json(report));
+        return Ok(Json(report.into()));
     }
     Err(ApiError::BadRequest(
         "No file: send the CSV as the multipart field 'file'".into(),

@@ -12,10 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{AuthErrors, NotFoundError, ServerErrors, TimeoutErrors};
 use super::extract::{ApiPath, ApiQuery};
+use super::views::InviteeView;
 use super::{ApiError, AppState, ErrorBody};
 use crate::domain::event::Actor;
-use crate::domain::invitee::Invitee;
-use crate::store::InviteeFilter;
+use crate::domain::invitee::InviteeFilter;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -39,7 +39,7 @@ const TOTAL_COUNT_HEADER: &str = "x-total-count";
 #[utoipa::path(get, path = "/api/users", tag = "users", params(ListUsersQuery),
     security(("api_key" = [])),
     responses(
-        (status = 200, body = [Invitee], headers(("x-total-count" = i64, description = "invitees matching the filters"))),
+        (status = 200, body = [InviteeView], headers(("x-total-count" = i64, description = "invitees matching the filters"))),
         (status = 400, body = ErrorBody, description = "a malformed or negative parameter"),
         AuthErrors, ServerErrors,
     ))]
@@ -58,12 +58,9 @@ pub async fn list_users(
         limit: query.limit,
         offset: query.offset,
     };
-    let store = state.doorman.store();
-    let total = store
-        .count_invitees(&filter)
-        .await
-        .map_err(ApiError::internal)?;
-    let body = json_array(store.stream_invitees(&filter));
+    let total = state.doorman.count_invitees(&filter).await?;
+    let rows = state.doorman.stream_invitees(&filter);
+    let body = json_array(rows.map(|row| row.map(InviteeView::from)));
     Ok((
         [
             (header::CONTENT_TYPE, "application/json".to_owned()),
@@ -113,15 +110,15 @@ where
 #[utoipa::path(get, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)),
     security(("api_key" = [])),
     responses(
-        (status = 200, body = Invitee),
+        (status = 200, body = InviteeView),
         (status = 400, body = ErrorBody, description = "the id is not an integer"),
         NotFoundError, AuthErrors, ServerErrors, TimeoutErrors,
     ))]
 pub async fn get_user(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Invitee>, ApiError> {
-    Ok(Json(state.doorman.invitee(id).await?))
+) -> Result<Json<InviteeView>, ApiError> {
+    Ok(Json(state.doorman.invitee(id).await?.into()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

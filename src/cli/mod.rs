@@ -134,7 +134,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     format,
                 },
         } => {
-            let filter = crate::store::InviteeFilter {
+            let filter = crate::domain::invitee::InviteeFilter {
                 search,
                 verified,
                 limit,

@@ -49,6 +49,12 @@ impl Email {
         input.trim().to_lowercase()
     }
 
+    /// An address read back from storage, where only addresses that passed [`Email::parse`]
+    /// are written; parsing each again would cost every listing for nothing.
+    pub fn from_stored(stored: String) -> Self {
+        Self(stored)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

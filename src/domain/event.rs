@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// What happened. Stored as its `as_str` name, so names are part of the API: never rename.
@@ -130,6 +131,19 @@ pub enum Actor {
     DiscordAdmin(String),
 }
 
+impl Actor {
+    /// Reads back what [`Actor`]'s `Display` wrote.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "api_key" => Self::ApiKey,
+            "cli" => Self::Cli,
+            "system" => Self::System,
+            "invitee" => Self::Invitee,
+            other => Self::DiscordAdmin(other.strip_prefix("discord_admin:")?.to_owned()),
+        })
+    }
+}
+
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -150,11 +164,17 @@ pub enum Channel {
 }
 
 impl Channel {
+    pub const ALL: [Channel; 2] = [Self::Api, Self::Discord];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Api => "api",
             Self::Discord => "discord",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
     }
 }
 
@@ -192,5 +212,56 @@ impl NewEvent {
     pub fn detail(mut self, detail: Value) -> Self {
         self.detail = detail;
         self
+    }
+}
+
+/// An event as the log holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    pub id: i64,
+    pub kind: EventKind,
+    pub invitee_id: Option<i64>,
+    pub actor: Actor,
+    pub channel: Option<Channel>,
+    pub detail: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which events to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub kind: Option<EventKind>,
+    pub invitee_id: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_names_read_back_as_what_wrote_them() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+        }
+        for channel in Channel::ALL {
+            assert_eq!(Channel::parse(channel.as_str()), Some(channel));
+        }
+        let actors = [
+            Actor::ApiKey,
+            Actor::Cli,
+            Actor::System,
+            Actor::Invitee,
+            Actor::DiscordAdmin("80351110224678912".into()),
+        ];
+        for actor in actors {
+            assert_eq!(Actor::parse(&actor.to_string()), Some(actor));
+        }
+        for unknown in ["", "admin", "discord_admin", "API_KEY"] {
+            assert_eq!(Actor::parse(unknown), None, "{unknown:?}");
+        }
+        assert_eq!(EventKind::parse("made_up"), None);
+        assert_eq!(Channel::parse("email"), None);
     }
 }

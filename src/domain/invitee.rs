@@ -1,21 +1,17 @@
 //! Invitees: the people a community invited.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 
-use super::Email;
+use super::{Email, EmailStatus};
 
-/// An invitee as stored. The token's hash and ciphertext are never serialised.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+/// An invitee: who they are, where their verification stands, and their latest email.
+#[derive(Debug, Clone)]
 pub struct Invitee {
     pub id: i64,
-    #[schema(example = "ana@example.org")]
-    pub email: String,
+    pub email: Email,
     pub name: String,
     pub college: String,
     pub branch: String,
-    #[schema(example = "2026")]
     pub year: String,
     pub is_verified: bool,
     pub verified_at: Option<DateTime<Utc>>,
@@ -23,9 +19,7 @@ pub struct Invitee {
     pub discord_user_id: Option<String>,
     pub token_created_at: Option<DateTime<Utc>>,
     pub token_expires_at: Option<DateTime<Utc>>,
-    /// One of `not_sent`, `queued`, `sent`, `delivered`, `bounced`, `dropped`, `failed`.
-    #[schema(value_type = String, example = "not_sent")]
-    pub email_status: super::EmailStatus,
+    pub email_status: EmailStatus,
     /// Why the last email failed, bounced or was dropped (or is being retried).
     pub email_error: Option<String>,
     /// When the latest invitation email was queued; reminders count from here.
@@ -34,15 +28,13 @@ pub struct Invitee {
     pub email_queued_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    #[serde(skip)]
-    #[schema(ignore)]
+    /// The keyed hash of the current token; never shown.
     pub token_hash: Option<String>,
-    #[serde(skip)]
-    #[schema(ignore)]
+    /// The current token, encrypted, so that an email can carry it again; never shown.
     pub token_sealed: Option<String>,
 }
 
-/// A validated row on its way into the database.
+/// Who an organiser invites: a validated row of an import, on its way into the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewInvitee {
     pub email: Email,
@@ -50,6 +42,16 @@ pub struct NewInvitee {
     pub college: String,
     pub branch: String,
     pub year: String,
+}
+
+/// Which invitees to list.
+#[derive(Debug, Clone, Default)]
+pub struct InviteeFilter {
+    /// Matched case-insensitively as a substring of the email or the name.
+    pub search: Option<String>,
+    pub verified: Option<bool>,
+    pub limit: Option<i64>,
+    pub offset: i64,
 }
 
 /// Whether the token an invitee holds can still be used at `now`.

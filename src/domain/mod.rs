@@ -6,6 +6,7 @@ mod email_status;
 pub mod event;
 pub mod invitee;
 mod text_enum;
+pub mod throttle;
 pub mod token;
 
 pub use clock::{Clock, ShiftedClock, SystemClock};

@@ -151,8 +151,22 @@ fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// `bytes` random bytes from a CSPRNG, as lower-case hex (twice as many characters):
+/// for identifiers that must not be guessable, such as claim tokens and message ids.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill(&mut buf[..]);
+    hex(&buf)
+}
+
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 #[cfg(test)]
@@ -225,6 +239,19 @@ mod tests {
                 .is_err()
         );
         assert!(keys.open("not base64!", 42).is_err());
+    }
+
+    #[test]
+    fn random_hex_is_lower_case_hex_of_the_asked_length_and_differs() {
+        for bytes in [0, 1, 12, 16] {
+            let text = random_hex(bytes);
+            assert_eq!(text.len(), bytes * 2);
+            assert!(
+                text.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            );
+        }
+        assert_ne!(random_hex(16), random_hex(16));
     }
 
     #[test]

@@ -152,7 +152,7 @@ impl Doorman {
             if let Some(reason) = self.reason_to_skip(&invitee, rules) {
                 skipped.push(Skipped {
                     id: invitee.id,
-                    email: Some(invitee.email),
+                    email: Some(invitee.email.into_string()),
                     reason,
                 });
                 continue;
@@ -169,7 +169,7 @@ impl Doorman {
             ];
             items.push(QueueItem {
                 invitee_id: invitee.id,
-                recipient: invitee.email.clone(),
+                recipient: invitee.email.to_string(),
                 recipient_name: invitee.name.clone(),
                 token_hash: self.keys().hash(&token),
                 token_sealed: self.keys().seal(&token, invitee.id),

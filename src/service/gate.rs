@@ -171,7 +171,7 @@ impl Doorman {
             .await?;
         let mut event = member_event(EventKind::DiscordTimeoutSet, actor, guild_id, "");
         event.detail = json!({ "guild_id": guild_id, "minutes": minutes });
-        self.store().record_event(&event).await?;
+        self.record_event(&event).await?;
         Ok(())
     }
 
@@ -208,7 +208,7 @@ impl Doorman {
             user_id,
         );
         event.invitee_id = invitee.as_ref().map(|i| i.id);
-        self.store().record_event(&event).await?;
+        self.record_event(&event).await?;
 
         if invitee.is_some()
             || member
@@ -249,7 +249,7 @@ impl Doorman {
             guild_id,
             user_id,
         );
-        self.store().record_event(&event).await?;
+        self.record_event(&event).await?;
         Ok(())
     }
 
@@ -265,8 +265,7 @@ impl Doorman {
         } else {
             EventKind::DiscordPrompted
         };
-        self.store()
-            .record_event(&member_event(kind, Actor::System, guild_id, user_id))
+        self.record_event(&member_event(kind, Actor::System, guild_id, user_id))
             .await?;
         Ok(())
     }
@@ -317,7 +316,9 @@ impl Doorman {
             // Verified earlier through this very account (say, through the API): welcome.
             VerifyOutcome::AlreadyVerified => {
                 match self.store().invitee_by_discord_id(user_id).await? {
-                    Some(invitee) if invitee.email == crate::domain::Email::normalise(email) => {
+                    Some(invitee)
+                        if invitee.email.as_str() == crate::domain::Email::normalise(email) =>
+                    {
                         self.store()
                             .mark_member_verified(guild_id, user_id, now)
                             .await?;
@@ -361,7 +362,7 @@ impl Doorman {
         let invitee = self.store().invitee_by_discord_id(user_id).await?;
         let mut event = member_event(EventKind::DiscordForceVerified, actor, guild_id, user_id);
         event.invitee_id = invitee.as_ref().map(|i| i.id);
-        self.store().record_event(&event).await?;
+        self.record_event(&event).await?;
         Ok(invitee)
     }
 
@@ -451,7 +452,7 @@ impl Doorman {
             let event = NewEvent::new(EventKind::DiscordKicksHeld, Actor::System)
                 .channel(Channel::Discord)
                 .detail(json!({ "guild_id": guild_id, "user_ids": users, "count": users.len() }));
-            self.store().record_event(&event).await?;
+            self.record_event(&event).await?;
         }
         Ok(due)
     }
@@ -477,8 +478,7 @@ impl Doorman {
             KickReason::Timeout => EventKind::DiscordKickedForTimeout,
             KickReason::Attempts => EventKind::DiscordKickedForAttempts,
         };
-        self.store()
-            .record_event(&member_event(kind, Actor::System, guild_id, user_id))
+        self.record_event(&member_event(kind, Actor::System, guild_id, user_id))
             .await?;
         Ok(())
     }
@@ -514,7 +514,7 @@ impl Doorman {
         let event = NewEvent::new(EventKind::DiscordKicksConfirmed, actor)
             .channel(Channel::Discord)
             .detail(json!({ "guild_id": guild_id, "count": count }));
-        self.store().record_event(&event).await?;
+        self.record_event(&event).await?;
         Ok(count)
     }
 
@@ -535,7 +535,7 @@ impl Doorman {
         let event = NewEvent::new(EventKind::DiscordKicksCancelled, actor)
             .channel(Channel::Discord)
             .detail(json!({ "guild_id": guild_id, "user_ids": users }));
-        self.store().record_event(&event).await?;
+        self.record_event(&event).await?;
         Ok(users)
     }
 
@@ -580,7 +580,7 @@ impl Doorman {
         let event = NewEvent::new(EventKind::DiscordProblem, Actor::System)
             .channel(Channel::Discord)
             .detail(json!({ "guild_id": guild_id, "problem": problem }));
-        self.store().record_event(&event).await?;
+        self.record_event(&event).await?;
         Ok(())
     }
 }

@@ -1,27 +1,30 @@
 //! The operations doorman offers, callable from the JSON API, the CLI, and later the admin
 //! UI and the Discord bot alike. Nothing here knows about HTTP or Discord.
 
+mod api_keys;
 mod emails;
+mod events;
 mod gate;
+mod import;
+mod invitees;
 mod tokens;
 mod verification;
 
 use std::sync::Arc;
 
-use serde_json::json;
-
 use crate::config::{Settings, ThrottleSettings};
 use crate::domain::Clock;
-use crate::domain::event::{Actor, EventKind, NewEvent};
-use crate::domain::invitee::Invitee;
 use crate::domain::token::TokenKeys;
 use crate::store::{Store, StoreError};
 
+pub use api_keys::ApiKeyRefusal;
 pub use emails::{QueuedBatch, Recipients, SendReport, Skipped, TestReport, WebhookReport};
+pub use events::Health;
 pub use gate::{
     DueKicks, GateRules, JoinDecision, KickReason, MemberVerification, RefusalNotice,
     VerificationRequest, kick_retry_after,
 };
+pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
 pub use tokens::IssuedToken;
 pub use verification::{AttemptSource, VerifyOutcome, VerifyRequest};
 
@@ -55,6 +58,7 @@ struct Inner {
     webhook_key: Option<p256::ecdsa::VerifyingKey>,
     /// Writes verification outcomes in groups (see `store::OutcomeWriter`).
     outcomes: crate::store::OutcomeWriter,
+    api_keys: api_keys::ApiKeyGuard,
 }
 
 impl Doorman {
@@ -81,6 +85,10 @@ impl Doorman {
                 throttle: settings.throttle,
                 mailer,
                 webhook_key,
+                api_keys: api_keys::ApiKeyGuard::new(
+                    settings.api_key.clone(),
+                    settings.api_key_throttle,
+                ),
             }),
         })
     }
@@ -100,23 +108,5 @@ impl Doorman {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
-    }
-
-    pub async fn invitee(&self, id: i64) -> Result<Invitee, ServiceError> {
-        self.store()
-            .invitee(id)
-            .await?
-            .ok_or(ServiceError::NotFound)
-    }
-
-    pub async fn delete_invitee(&self, id: i64, actor: Actor) -> Result<Invitee, ServiceError> {
-        let event = NewEvent::new(EventKind::InviteeDeleted, actor).invitee(id);
-        let deleted = self.store().delete_invitee(id, &event).await?;
-        deleted.ok_or(ServiceError::NotFound)
-    }
-
-    pub async fn delete_all_invitees(&self, actor: Actor) -> Result<u64, ServiceError> {
-        let event = NewEvent::new(EventKind::AllInviteesDeleted, actor).detail(json!({}));
-        Ok(self.store().delete_all_invitees(event).await?)
     }
 }

@@ -18,6 +18,7 @@ pub struct IssuedToken {
 
 impl Doorman {
     /// Issues a new token for the invitee; the previous one stops working at once.
+    #[tracing::instrument(skip_all, fields(invitee_id = id))]
     pub async fn refresh_token(&self, id: i64, actor: Actor) -> Result<IssuedToken, ServiceError> {
         let now = self.now();
         let token = Token::generate(self.inner.token_length);
@@ -41,6 +42,7 @@ impl Doorman {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn refresh_token_by_email(
         &self,
         email: &str,

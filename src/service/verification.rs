@@ -1,83 +1,18 @@
 //! Verification: one operation for every channel (API, Discord), so all share the same
 //! rules, throttling and events.
 
-use std::net::IpAddr;
+mod request;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{Doorman, ServiceError};
 use crate::domain::Email;
-use crate::domain::event::{Actor, Channel, EventKind, NewEvent};
+use crate::domain::event::{EventKind, NewEvent};
 use crate::domain::invitee::{DiscordUserId, Invitee, token_expired};
-use crate::store::{Failed, FailureLimits, RecentFailures, Verified};
-
-/// An attempt, as typed by the person.
-#[derive(Debug, Clone)]
-pub struct VerifyRequest<'a> {
-    pub email: &'a str,
-    pub token: &'a str,
-    pub discord_user_id: Option<&'a DiscordUserId>,
-    pub channel: Channel,
-    pub actor: Actor,
-    /// Who is trying, for throttling: failures count against this source, so that
-    /// nobody else's failures can lock an invitee out.
-    pub source: AttemptSource<'a>,
-}
-
-/// Where an attempt comes from.
-#[derive(Debug, Clone, Copy)]
-pub enum AttemptSource<'a> {
-    Discord(&'a DiscordUserId),
-    Client(IpAddr),
-    /// The client address could not be known; all such attempts share one allowance.
-    Unknown,
-}
-
-impl AttemptSource<'_> {
-    fn key(&self) -> String {
-        match self {
-            Self::Discord(id) => format!("discord:{}", id.as_str()),
-            Self::Client(addr) => format!("ip:{}", addr.to_canonical()),
-            Self::Unknown => "unknown".into(),
-        }
-    }
-}
-
-/// How an attempt ended. Throttling is an error instead, since the attempt was not made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VerifyOutcome {
-    Verified {
-        invitee_id: i64,
-        discord_user_id: Option<String>,
-    },
-    NotFound,
-    InvalidToken,
-    AlreadyVerified,
-    Expired,
-    /// The Discord account is already linked to another invitee.
-    DiscordAccountInUse,
-}
-
-impl VerifyOutcome {
-    pub fn is_success(&self) -> bool {
-        matches!(self, Self::Verified { .. })
-    }
-
-    /// The original system's wording, which its clients match on.
-    pub fn message(&self) -> &'static str {
-        match self {
-            Self::Verified { .. } => "User verified successfully",
-            Self::NotFound => "User not found with this email",
-            Self::InvalidToken => "Invalid verification token",
-            Self::AlreadyVerified => "User is already verified",
-            Self::Expired => "Verification token has expired",
-            Self::DiscordAccountInUse => {
-                "This Discord account is already linked to another invitation"
-            }
-        }
-    }
-}
+use crate::domain::throttle::{FailureLimits, RecentFailures, retry_after_secs};
+use crate::store::{Failed, Verified};
+pub use request::{AttemptSource, VerifyOutcome, VerifyRequest};
 
 /// A failed attempt, with what is needed to record it.
 struct Attempt<'a> {
@@ -98,16 +33,13 @@ enum Failure {
 impl Doorman {
     /// Checks an email and token and, if they match a valid invitation, marks it verified
     /// (linking the Discord account when one is given).
+    #[tracing::instrument(skip_all, fields(channel = request.channel.as_str()))]
     pub async fn verify(&self, request: VerifyRequest<'_>) -> Result<VerifyOutcome, ServiceError> {
         let now = self.now();
         let email = Email::normalise(request.email);
         let email: String = email.chars().take(254).collect();
         let source = request.source.key();
-        let (recent, invitee) = self
-            .store()
-            .verification_lookup(&email, &source, now - self.throttle_window())
-            .await?;
-        self.check_throttle(&recent, now)?;
+        let invitee = self.lookup_within_limits(&email, &source, now).await?;
         let failure = |reason| Attempt {
             email: &email,
             source: &source,
@@ -168,11 +100,7 @@ impl Doorman {
             // replaced the token, or failures arriving meanwhile used up an allowance.
             Ok(false) => match self.store().invitee(invitee.id).await? {
                 Some(current) if !current.is_verified => {
-                    let (recent, _) = self
-                        .store()
-                        .verification_lookup(&email, &source, now - self.throttle_window())
-                        .await?;
-                    self.check_throttle(&recent, now)?;
+                    self.lookup_within_limits(&email, &source, now).await?;
                     if token_expired(&current, now) {
                         Ok(VerifyOutcome::Expired)
                     } else {
@@ -189,15 +117,22 @@ impl Doorman {
         }
     }
 
-    /// Refuses the attempt if its email or source has used up an allowance.
-    fn check_throttle(
+    /// The invitee with this email, unless the email or source has used up an allowance,
+    /// which refuses the attempt.
+    async fn lookup_within_limits(
         &self,
-        recent: &RecentFailures,
+        email: &str,
+        source: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), ServiceError> {
-        match recent.refused_until(&self.failure_limits(), now) {
+    ) -> Result<Option<Invitee>, ServiceError> {
+        let limits = self.failure_limits();
+        let (recent, invitee): (RecentFailures, _) = self
+            .store()
+            .verification_lookup(email, source, limits.window_start(now))
+            .await?;
+        match recent.refused_until(&limits, now) {
             Some(free_at) => Err(throttled(free_at, now)),
-            None => Ok(()),
+            None => Ok(invitee),
         }
     }
 
@@ -207,12 +142,9 @@ impl Doorman {
             pair: throttle.max_failures.into(),
             email: throttle.max_per_email.into(),
             source: throttle.max_per_source.into(),
-            window: self.throttle_window(),
+            window: chrono::Duration::from_std(throttle.window)
+                .expect("the window is at most a day"),
         }
-    }
-
-    fn throttle_window(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.inner.throttle.window).expect("the window is at most a day")
     }
 
     /// Counts a failed attempt; the one that uses up the email's allowance is also logged
@@ -278,7 +210,7 @@ impl Doorman {
             .invitee(invitee_id)
             .channel(request.channel)
             .detail(json!({ "discord_user_id": discord_id, "linked_invitee_id": other.id }));
-        self.store().record_event(&event).await?;
+        self.record_event(&event).await?;
         Ok(true)
     }
 
@@ -302,12 +234,13 @@ impl Doorman {
             .detail(
                 json!({ "discord_user_id": requested.as_str(), "linked_discord_user_id": linked }),
             );
-        self.store().record_event(&event).await?;
+        self.record_event(&event).await?;
         Ok(())
     }
 }
 
 fn throttled(free_at: DateTime<Utc>, now: DateTime<Utc>) -> ServiceError {
-    let retry_after_secs = (free_at - now).num_seconds().max(1) as u64;
-    ServiceError::Throttled { retry_after_secs }
+    ServiceError::Throttled {
+        retry_after_secs: retry_after_secs(free_at, now),
+    }
 }

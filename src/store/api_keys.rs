@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{BeginWrite, Result, Store, on_pool};
+use super::{BeginWrite, Op, Result, Store, on_pool};
 use crate::domain::event::{Actor, EventKind};
 
 impl Store {
@@ -17,8 +17,9 @@ impl Store {
         window_start: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<i64> {
+        const OP: &str = "counting a wrong API key";
         on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write().await.op(OP)?;
             let (rejected, event_id): (i64, Option<i64>) = sqlx::query_as(
                 "INSERT INTO api_key_rejections (address, window_start, rejected) VALUES ($1, $2, 1) \
                  ON CONFLICT (address, window_start) DO UPDATE SET rejected = api_key_rejections.rejected + 1 \
@@ -27,7 +28,8 @@ impl Store {
             .bind(address)
             .bind(window_start)
             .fetch_one(&mut *tx)
-            .await?;
+            .await
+                .op(OP)?;
             let detail = json!({
                 "address": address,
                 "count": rejected,
@@ -40,7 +42,8 @@ impl Store {
                         .bind(&detail)
                         .bind(id)
                         .execute(&mut *tx)
-                        .await?;
+                        .await
+                .op(OP)?;
                 }
                 None => {
                     let id: i64 = sqlx::query_scalar(
@@ -52,7 +55,8 @@ impl Store {
                     .bind(&detail)
                     .bind(now)
                     .fetch_one(&mut *tx)
-                    .await?;
+                    .await
+                .op(OP)?;
                     sqlx::query(
                         "UPDATE api_key_rejections SET event_id = $1 WHERE address = $2 AND window_start = $3",
                     )
@@ -60,15 +64,17 @@ impl Store {
                     .bind(address)
                     .bind(window_start)
                     .execute(&mut *tx)
-                    .await?;
+                    .await
+                .op(OP)?;
                     // A new window is rare enough to forget the finished ones here.
                     sqlx::query("DELETE FROM api_key_rejections WHERE window_start < $1")
                         .bind(window_start)
                         .execute(&mut *tx)
-                        .await?;
+                        .await
+                .op(OP)?;
                 }
             }
-            tx.commit().await?;
+            tx.commit().await.op(OP)?;
             Ok(rejected)
         })
     }

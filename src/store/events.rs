@@ -1,47 +1,31 @@
 //! The append-only event log.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 
-use super::{Result, Store, StoreError, on_pool};
-use crate::domain::event::NewEvent;
+use super::{Op, Result, Store, StoreError, on_pool};
+use crate::domain::event::{Actor, Channel, EventFilter, EventKind, NewEvent, RecordedEvent};
 
 pub(super) const INSERT_EVENT: &str = "INSERT INTO events (kind, invitee_id, actor, channel, detail, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// Appends `$event` through any executor (a pool or the transaction that made the change,
-/// so the log and the change commit together).
+/// so the log and the change commit together). Evaluates to a future of the store's
+/// `Result`.
 macro_rules! insert_event {
     ($executor:expr, $event:expr, $now:expr) => {{
         let event: &$crate::domain::event::NewEvent = $event;
-        sqlx::query($crate::store::events::INSERT_EVENT)
+        let executor = $executor;
+        let query = sqlx::query($crate::store::events::INSERT_EVENT)
             .bind(event.kind.as_str())
             .bind(event.invitee_id)
             .bind(event.actor.to_string())
             .bind(event.channel.map(|c| c.as_str()))
             .bind(event.detail.to_string())
-            .bind($now)
-            .execute($executor)
+            .bind($now);
+        async move { $crate::store::Op::op(query.execute(executor).await, "recording an event") }
     }};
 }
 pub(crate) use insert_event;
-
-/// One entry of the log, as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct EventRecord {
-    pub id: i64,
-    #[schema(example = "verification_succeeded")]
-    pub kind: String,
-    pub invitee_id: Option<i64>,
-    #[schema(example = "api_key")]
-    pub actor: String,
-    #[schema(example = "api")]
-    pub channel: Option<String>,
-    #[schema(value_type = Object)]
-    pub detail: serde_json::Value,
-    pub created_at: DateTime<Utc>,
-}
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
@@ -54,34 +38,32 @@ struct EventRow {
     created_at: DateTime<Utc>,
 }
 
-impl TryFrom<EventRow> for EventRecord {
+impl TryFrom<EventRow> for RecordedEvent {
     type Error = StoreError;
     fn try_from(row: EventRow) -> Result<Self> {
-        let detail = serde_json::from_str(&row.detail)
-            .map_err(|e| StoreError::Corrupt(format!("event {} detail: {e}", row.id)))?;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("event {} {what}", row.id));
+        let detail =
+            serde_json::from_str(&row.detail).map_err(|e| corrupt(&format!("detail: {e}")))?;
+        let kind = EventKind::parse(&row.kind).ok_or_else(|| corrupt("kind"))?;
+        let actor = Actor::parse(&row.actor).ok_or_else(|| corrupt("actor"))?;
+        let channel = match row.channel.as_deref() {
+            None => None,
+            Some(name) => Some(Channel::parse(name).ok_or_else(|| corrupt("channel"))?),
+        };
         Ok(Self {
             id: row.id,
-            kind: row.kind,
+            kind,
             invitee_id: row.invitee_id,
-            actor: row.actor,
-            channel: row.channel,
+            actor,
+            channel,
             detail,
             created_at: row.created_at,
         })
     }
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    pub kind: Option<String>,
-    pub invitee_id: Option<i64>,
-    pub limit: i64,
-    pub offset: i64,
-}
-
 impl Store {
-    pub async fn record_event(&self, event: &NewEvent) -> Result<()> {
-        let now = crate::domain::now();
+    pub async fn record_event(&self, event: &NewEvent, now: DateTime<Utc>) -> Result<()> {
         on_pool!(self, pool => {
             insert_event!(pool, event, now).await?;
         });
@@ -89,20 +71,21 @@ impl Store {
     }
 
     /// Events newest first.
-    pub async fn events(&self, filter: &EventFilter) -> Result<Vec<EventRecord>> {
+    pub async fn events(&self, filter: &EventFilter) -> Result<Vec<RecordedEvent>> {
         // A NULL parameter switches its condition off, so one statement serves every filter.
         let sql = "SELECT id, kind, invitee_id, actor, channel, detail, created_at FROM events \
                    WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR invitee_id = $2) \
                    ORDER BY id DESC LIMIT $3 OFFSET $4";
         let rows: Vec<EventRow> = on_pool!(self, pool => {
             sqlx::query_as(sql)
-                .bind(filter.kind.as_deref())
+                .bind(filter.kind.map(EventKind::as_str))
                 .bind(filter.invitee_id)
                 .bind(filter.limit)
                 .bind(filter.offset)
                 .fetch_all(pool)
-                .await?
+                .await
+                .op("listing events")?
         });
-        rows.into_iter().map(EventRecord::try_from).collect()
+        rows.into_iter().map(RecordedEvent::try_from).collect()
     }
 }

@@ -6,59 +6,10 @@ use chrono::{DateTime, Utc};
 
 use sqlx::{FromRow, Row};
 
-use super::{Result, Store, on_pool};
+use super::invitees::InviteeRow;
+use super::{Op, Result, Store, on_pool};
 use crate::domain::invitee::Invitee;
-
-/// Failures in one count since a moment, and the oldest of them.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FailureCount {
-    pub count: i64,
-    pub oldest: Option<DateTime<Utc>>,
-}
-
-/// Recent failures for an email and source: of that pair, of the email from any source,
-/// and of the source for any email.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RecentFailures {
-    pub pair: FailureCount,
-    pub email: FailureCount,
-    pub source: FailureCount,
-}
-
-/// How many failures each count may hold within the window.
-#[derive(Debug, Clone, Copy)]
-pub struct FailureLimits {
-    pub pair: i64,
-    pub email: i64,
-    pub source: i64,
-    pub window: chrono::Duration,
-}
-
-impl RecentFailures {
-    /// When the attempt may be made again, if any count has used up its allowance.
-    pub fn refused_until(
-        &self,
-        limits: &FailureLimits,
-        now: DateTime<Utc>,
-    ) -> Option<DateTime<Utc>> {
-        [
-            (self.pair, limits.pair),
-            (self.email, limits.email),
-            (self.source, limits.source),
-        ]
-        .into_iter()
-        .filter(|(count, limit)| count.count >= *limit)
-        .map(|(count, _)| count.oldest.unwrap_or(now) + limits.window)
-        .max()
-    }
-
-    /// Whether one more failure uses up an allowance (worth an event of its own).
-    pub fn one_more_reaches(&self, limits: &FailureLimits) -> bool {
-        self.pair.count + 1 >= limits.pair
-            || self.email.count + 1 >= limits.email
-            || self.source.count + 1 >= limits.source
-    }
-}
+use crate::domain::throttle::RecentFailures;
 
 /// The counts for `$1` (email) and `$2` (source) since `$3`, as one row.
 pub(super) const COUNTS: &str = "SELECT e.pair_failures, e.pair_oldest, e.email_failures, e.email_oldest, \
@@ -73,16 +24,17 @@ pub(super) const COUNTS: &str = "SELECT e.pair_failures, e.pair_oldest, e.email_
 
 /// Reads [`COUNTS`]'s columns from a row of either backend.
 macro_rules! counts_from_row {
-    ($row:expr) => {{
+    ($row:expr, $operation:expr) => {{
+        use $crate::domain::throttle::{FailureCount, RecentFailures};
         let row = $row;
-        let count = |n: &str, o: &str| -> $crate::store::Result<$crate::store::FailureCount> {
-            Ok($crate::store::FailureCount {
-                count: sqlx::Row::try_get(row, n)?,
-                oldest: sqlx::Row::try_get(row, o)?,
+        let count = |n: &str, o: &str| -> $crate::store::Result<FailureCount> {
+            Ok(FailureCount {
+                count: $crate::store::Op::op(sqlx::Row::try_get(row, n), $operation)?,
+                oldest: $crate::store::Op::op(sqlx::Row::try_get(row, o), $operation)?,
             })
         };
-        (|| -> $crate::store::Result<$crate::store::RecentFailures> {
-            Ok($crate::store::RecentFailures {
+        (|| -> $crate::store::Result<RecentFailures> {
+            Ok(RecentFailures {
                 pair: count("pair_failures", "pair_oldest")?,
                 email: count("email_failures", "email_oldest")?,
                 source: count("source_failures", "source_oldest")?,
@@ -105,11 +57,18 @@ impl Store {
             "SELECT f.*, {} FROM ({COUNTS}) AS f LEFT JOIN invitees ON invitees.email = $1",
             super::invitees::COLUMNS
         );
+        const OP: &str = "looking up a verification attempt";
         on_pool!(self, pool => {
-            let row = sqlx::query(&sql).bind(email).bind(source).bind(since).fetch_one(pool).await?;
-            let failures = counts_from_row!(&row)?;
-            let invitee = match row.try_get::<Option<i64>, _>("id")? {
-                Some(_) => Some(Invitee::from_row(&row)?),
+            let row = sqlx::query(&sql)
+                .bind(email)
+                .bind(source)
+                .bind(since)
+                .fetch_one(pool)
+                .await
+                .op(OP)?;
+            let failures = counts_from_row!(&row, OP)?;
+            let invitee = match row.try_get::<Option<i64>, _>("id").op(OP)? {
+                Some(_) => Some(Invitee::from(InviteeRow::from_row(&row).op(OP)?)),
                 None => None,
             };
             Ok((failures, invitee))

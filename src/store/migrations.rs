@@ -4,7 +4,9 @@
 //! them with placeholders and everything else is shared SQL. Applied versions are kept
 //! in `doorman_migrations`, and each migration runs in its own transaction.
 
-use super::{BeginWrite, Result, Store, StoreError, on_pool};
+use chrono::{DateTime, Utc};
+
+use super::{BeginWrite, Op, Result, Store, StoreError, on_pool};
 
 struct Migration {
     version: i64,
@@ -12,32 +14,28 @@ struct Migration {
     sql: &'static str,
 }
 
+const fn migration(version: i64, name: &'static str, sql: &'static str) -> Migration {
+    Migration { version, name, sql }
+}
+
 const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "core",
-        sql: include_str!("../../migrations/0001_core.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "email",
-        sql: include_str!("../../migrations/0002_email.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "discord",
-        sql: include_str!("../../migrations/0003_discord.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "discord_kick_retries",
-        sql: include_str!("../../migrations/0004_discord_kick_retries.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "throttle",
-        sql: include_str!("../../migrations/0005_throttle.sql"),
-    },
+    migration(1, "core", include_str!("../../migrations/0001_core.sql")),
+    migration(2, "email", include_str!("../../migrations/0002_email.sql")),
+    migration(
+        3,
+        "discord",
+        include_str!("../../migrations/0003_discord.sql"),
+    ),
+    migration(
+        4,
+        "discord_kick_retries",
+        include_str!("../../migrations/0004_discord_kick_retries.sql"),
+    ),
+    migration(
+        5,
+        "throttle",
+        include_str!("../../migrations/0005_throttle.sql"),
+    ),
 ];
 
 /// Any number fits, as long as it is always the same: replicas starting together all take
@@ -58,7 +56,8 @@ fn render(sql: &str, store: &Store) -> String {
         .replace("{json}", json)
 }
 
-pub(super) async fn run(store: &Store) -> Result<Vec<i64>> {
+pub(super) async fn run(store: &Store, now: DateTime<Utc>) -> Result<Vec<i64>> {
+    const OP: &str = "migrating the database";
     let create = render(
         "CREATE TABLE IF NOT EXISTS doorman_migrations (
             version BIGINT PRIMARY KEY,
@@ -71,17 +70,20 @@ pub(super) async fn run(store: &Store) -> Result<Vec<i64>> {
     on_pool!(store, pool => {
         // One transaction for the lot: replicas starting together queue on the lock (or on
         // SQLite's write lock), and a failed migration leaves the schema as it was.
-        let mut tx = pool.begin_write().await?;
+        let mut tx = pool.begin_write().await.op(OP)?;
         if let Store::Postgres(_) = store {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(MIGRATION_LOCK_KEY)
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .op(OP)?;
         }
-        sqlx::query(&create).execute(&mut *tx).await?;
+        sqlx::query(&create).execute(&mut *tx).await
+                .op(OP)?;
         let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM doorman_migrations")
             .fetch_all(&mut *tx)
-            .await?;
+            .await
+                .op(OP)?;
         let known = MIGRATIONS.last().map_or(0, |m| m.version);
         if let Some(newest) = done.iter().copied().filter(|v| *v > known).max() {
             return Err(StoreError::NewerSchema(newest));
@@ -94,12 +96,13 @@ pub(super) async fn run(store: &Store) -> Result<Vec<i64>> {
             sqlx::query("INSERT INTO doorman_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
                 .bind(migration.version)
                 .bind(migration.name)
-                .bind(crate::domain::now())
+                .bind(now)
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .op(OP)?;
             applied_now.push(migration.version);
         }
-        tx.commit().await?;
+        tx.commit().await.op(OP)?;
     });
     Ok(applied_now)
 }

@@ -21,6 +21,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use crate::domain::invitee::InviteeFilter;
 pub use batch::{Failed, OutcomeWriter, Verified};
 pub(crate) use columns::{Op, text_column};
 pub use discord::{DiscordMember, MemberState};
@@ -28,9 +29,7 @@ pub use emails::{
     BatchCounts, ClaimedEmail, EmailFilter, EmailRecord, EmailResult, QueueItem, QueueRules,
     WebhookChange,
 };
-pub use events::{EventFilter, EventRecord};
-pub use failures::{FailureCount, FailureLimits, RecentFailures};
-pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, InviteeFilter, NewInviteeOutcome};
+pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
 
 /// Runs `$body` with `$pool` bound to the concrete pool.
 macro_rules! on_pool {
@@ -130,7 +129,8 @@ impl Store {
     /// As [`Store::connect`], with how long SQLite waits for another writer's lock.
     pub async fn connect_with(url: &str, sqlite_busy_timeout: Duration) -> Result<Self> {
         if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
+            let options = SqliteConnectOptions::from_str(url)
+                .op("reading the SQLite URL")?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 // WAL with NORMAL is durable across application crashes; only a power
@@ -159,18 +159,19 @@ impl Store {
                         attempts += 1;
                         tokio::time::sleep(Duration::from_millis(100 * attempts)).await;
                     }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(e).op("connecting to SQLite"),
                 }
             }
         } else {
             // TLS is the URL's `sslmode`/`sslrootcert` as written (config builds them from
             // DB_SSL and DB_SSL_ROOT_CERT); overriding them here would make a URL lie.
-            let options = PgConnectOptions::from_str(url)?;
+            let options = PgConnectOptions::from_str(url).op("reading the PostgreSQL URL")?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
-                .await?;
+                .await
+                .op("connecting to PostgreSQL")?;
             Ok(Self::Postgres(pool))
         }
     }
@@ -182,9 +183,10 @@ impl Store {
         }
     }
 
-    /// Brings the schema up to date; safe to run from several processes at once.
-    pub async fn migrate(&self) -> Result<Vec<i64>> {
-        migrations::run(self).await
+    /// Brings the schema up to date; safe to run from several processes at once. `now` is
+    /// recorded as when each migration was applied.
+    pub async fn migrate(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<i64>> {
+        migrations::run(self, now).await
     }
 
     /// A round trip to the database, for health checks.

@@ -18,7 +18,7 @@ on_both_databases! {
 
     async fn health_is_503_when_the_database_is_unreachable(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        app.doorman.store().close().await;
+        app.doorman.close().await;
         let response = app.client.get(app.url("/health")).send().await.unwrap();
         assert_eq!(response.status(), 503);
         let body: Value = response.json().await.unwrap();
@@ -28,7 +28,7 @@ on_both_databases! {
 
     async fn api_errors_are_json_when_the_database_is_unreachable(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        app.doorman.store().close().await;
+        app.doorman.close().await;
         let response = app.get("/api/users/1").send().await.unwrap();
         assert_eq!(response.status(), 500);
         let body: Value = response.json().await.unwrap();

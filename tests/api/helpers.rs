@@ -112,6 +112,23 @@ macro_rules! on_both_databases {
     };
 }
 
+/// The settings a test app on `database_url` starts with.
+pub fn settings_for(database_url: &str, data_dir: &std::path::Path) -> Settings {
+    let env = test_env(data_dir, &[("DATABASE_URL", database_url)]);
+    Settings::from_lookup(|name| env.get(name).cloned()).expect("test settings are valid")
+}
+
+/// The test defaults, with `vars` on top.
+fn test_env(data_dir: &std::path::Path, vars: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("DATA_DIR".into(), data_dir.display().to_string()),
+        ("BIND_ADDR".into(), "127.0.0.1:0".into()),
+        ("SECRET_KEY".into(), API_KEY.into()),
+    ]);
+    env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
 pub struct TestApp {
     /// Stops the application (HTTP server and background work, such as the bot).
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -164,12 +181,7 @@ impl TestApp {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let mut env: HashMap<String, String> = HashMap::from([
-            ("DATA_DIR".into(), data_dir.path().display().to_string()),
-            ("BIND_ADDR".into(), "127.0.0.1:0".into()),
-            ("SECRET_KEY".into(), API_KEY.into()),
-        ]);
-        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let env = test_env(data_dir.path(), vars);
         let database_url = env["DATABASE_URL"].clone();
         let settings =
             Settings::from_lookup(|name| env.get(name).cloned()).expect("test settings are valid");

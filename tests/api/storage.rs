@@ -1,22 +1,23 @@
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_databases;
-use doorman::store::Store;
+use doorman::domain::SystemClock;
+use doorman::startup::migrate;
 
 on_both_databases! {
     async fn migrating_again_changes_nothing(backend: Backend) {
         let app = TestApp::spawn(backend).await;
-        app.invite("ana@example.org").await;
-        let store = Store::connect(&app.database_url).await.unwrap();
-        assert!(store.migrate().await.unwrap().is_empty());
-        assert!(store.invitee_by_email("ana@example.org").await.unwrap().is_some());
+        let (id, _) = app.invite("ana@example.org").await;
+        let settings = crate::helpers::settings_for(&app.database_url, app.data_dir.path());
+        assert!(migrate(&settings, &SystemClock).await.unwrap().is_empty());
+        let user = app.get_json(&format!("/api/users/{id}")).await;
+        assert_eq!(user["email"], "ana@example.org");
     }
 
     async fn replicas_migrating_at_once_do_not_collide(backend: Backend) {
         let dir = tempfile::tempdir().unwrap();
         let url = backend.fresh_database_url(dir.path()).await;
-        let stores = futures::future::join_all((0..4).map(|_| Store::connect(&url))).await;
-        let stores: Vec<Store> = stores.into_iter().map(Result::unwrap).collect();
-        let results = futures::future::join_all(stores.iter().map(Store::migrate)).await;
+        let settings = crate::helpers::settings_for(&url, dir.path());
+        let results = futures::future::join_all((0..4).map(|_| migrate(&settings, &SystemClock))).await;
         let applied: Vec<Vec<i64>> = results.into_iter().map(Result::unwrap).collect();
         assert_eq!(applied.iter().filter(|a| !a.is_empty()).count(), 1, "exactly one migrated: {applied:?}");
     }

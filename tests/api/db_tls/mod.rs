@@ -28,7 +28,7 @@ async fn connect(vars: &[(&str, &str)]) -> Result<Store, StoreError> {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings(&dir, vars).expect("valid settings");
     let store = Store::connect(settings.database_url.expose()).await?;
-    store.migrate().await?;
+    store.migrate(chrono::Utc::now()).await?;
     Ok(store)
 }
 

@@ -1,0 +1,180 @@
+//! What the API shows of doorman's records: its own types, so the JSON (names and
+//! shapes kept from the original system) and the OpenAPI schemas do not follow the
+//! database or the domain by accident.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::EmailStatus;
+use crate::domain::event::RecordedEvent;
+use crate::domain::invitee::Invitee;
+use crate::import::reader::RowError;
+use crate::service::{AddedInvitee, ImportReport};
+
+/// An invitee as stored. The token's hash and ciphertext are never serialised.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Invitee)]
+pub struct InviteeView {
+    pub id: i64,
+    #[schema(example = "ana@example.org")]
+    pub email: String,
+    pub name: String,
+    pub college: String,
+    pub branch: String,
+    #[schema(example = "2026")]
+    pub year: String,
+    pub is_verified: bool,
+    pub verified_at: Option<DateTime<Utc>>,
+    /// The Discord account (a snowflake, as a string) linked at verification.
+    pub discord_user_id: Option<String>,
+    pub token_created_at: Option<DateTime<Utc>>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    /// One of `not_sent`, `queued`, `sent`, `delivered`, `bounced`, `dropped`, `failed`.
+    #[schema(value_type = String, example = "not_sent")]
+    pub email_status: EmailStatus,
+    /// Why the last email failed, bounced or was dropped (or is being retried).
+    pub email_error: Option<String>,
+    /// When the latest invitation email was queued; reminders count from here.
+    pub invited_at: Option<DateTime<Utc>>,
+    /// When an email was last queued for this invitee (the resend cooldown counts from here).
+    pub email_queued_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Invitee> for InviteeView {
+    fn from(invitee: Invitee) -> Self {
+        Self {
+            id: invitee.id,
+            email: invitee.email.into_string(),
+            name: invitee.name,
+            college: invitee.college,
+            branch: invitee.branch,
+            year: invitee.year,
+            is_verified: invitee.is_verified,
+            verified_at: invitee.verified_at,
+            discord_user_id: invitee.discord_user_id,
+            token_created_at: invitee.token_created_at,
+            token_expires_at: invitee.token_expires_at,
+            email_status: invitee.email_status,
+            email_error: invitee.email_error,
+            invited_at: invitee.invited_at,
+            email_queued_at: invitee.email_queued_at,
+            created_at: invitee.created_at,
+            updated_at: invitee.updated_at,
+        }
+    }
+}
+
+/// One entry of the log, as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = EventRecord)]
+pub struct EventView {
+    pub id: i64,
+    #[schema(example = "verification_succeeded")]
+    pub kind: &'static str,
+    pub invitee_id: Option<i64>,
+    #[schema(example = "api_key")]
+    pub actor: String,
+    #[schema(example = "api")]
+    pub channel: Option<&'static str>,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<RecordedEvent> for EventView {
+    fn from(event: RecordedEvent) -> Self {
+        Self {
+            id: event.id,
+            kind: event.kind.as_str(),
+            invitee_id: event.invitee_id,
+            actor: event.actor.to_string(),
+            channel: event.channel.map(|c| c.as_str()),
+            detail: event.detail,
+            created_at: event.created_at,
+        }
+    }
+}
+
+/// What an import did. Field names are the original system's.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ImportReport)]
+pub struct ImportReportView {
+    /// Data rows read, good and bad.
+    pub total_processed: u64,
+    pub newly_added: u64,
+    /// Rows whose email was already invited, or appeared earlier in the file.
+    pub skipped: u64,
+    /// The first [`MAX_LISTED`] invitees added.
+    pub newly_added_users: Vec<ImportedUserView>,
+    pub newly_added_users_truncated: bool,
+    /// The first [`MAX_LISTED`] rows refused, with their line numbers.
+    pub errors: Vec<ImportRowErrorView>,
+    pub error_count: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ImportedUser)]
+pub struct ImportedUserView {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub college: String,
+    pub branch: String,
+    pub year: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ImportRowError)]
+pub struct ImportRowErrorView {
+    pub line: u64,
+    pub email: Option<String>,
+    pub message: String,
+}
+
+impl From<ImportReport> for ImportReportView {
+    fn from(report: ImportReport) -> Self {
+        Self {
+            total_processed: report.total_processed,
+            newly_added: report.newly_added,
+            skipped: report.skipped,
+            newly_added_users: report
+                .newly_added_users
+                .into_iter()
+                .map(ImportedUserView::from)
+                .collect(),
+            newly_added_users_truncated: report.newly_added_users_truncated,
+            errors: report
+                .errors
+                .into_iter()
+                .map(ImportRowErrorView::from)
+                .collect(),
+            error_count: report.error_count,
+        }
+    }
+}
+
+impl From<AddedInvitee> for ImportedUserView {
+    fn from(AddedInvitee { id, invitee }: AddedInvitee) -> Self {
+        Self {
+            id,
+            email: invitee.email.into_string(),
+            name: invitee.name,
+            college: invitee.college,
+            branch: invitee.branch,
+            year: invitee.year,
+        }
+    }
+}
+
+impl From<RowError> for ImportRowErrorView {
+    fn from(error: RowError) -> Self {
+        Self {
+            line: error.line,
+            email: error.email,
+            message: error.message,
+        }
+    }
+}
