@@ -3,6 +3,7 @@
 //! Every variable is parsed here, so a bad value stops start-up with a message naming
 //! the variable instead of failing later in the middle of a request.
 
+mod database;
 mod discord;
 mod email;
 mod http;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 pub use discord::{DiscordSettings, RoleRule, RuleField};
 pub use email::{EmailRoute, EmailSettings, SendGridSettings, Sender, SmtpSettings};
-pub use http::HttpSettings;
+pub use http::{ApiKeyThrottle, HttpSettings, TrustedProxies};
 pub use secret::{Secret, SecretSource};
 
 /// Everything doorman needs to run, typed and validated.
@@ -95,7 +96,7 @@ impl Settings {
 
         let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "./data".into()));
         let bind_addr = bind_addr(var("BIND_ADDR"), var("PORT"))?;
-        let database_url = Secret::new(database_url(&var, &data_dir)?);
+        let database_url = Secret::new(database::url(&var, &data_dir)?);
 
         let (api_key, api_key_source) = match var("SECRET_KEY") {
             Some(key) => {
@@ -123,50 +124,16 @@ impl Settings {
                 .into_bytes(),
         };
 
-        let token_expiry_days: u32 = parse(&var, "TOKEN_EXPIRY_DAYS", 7)?;
-        if !(1..=365).contains(&token_expiry_days) {
-            return Err(ConfigError::new(
-                "TOKEN_EXPIRY_DAYS",
-                "must be between 1 and 365",
-            ));
-        }
-        let token_length: usize = parse(&var, "TOKEN_LENGTH", 8)?;
-        if !(MIN_TOKEN_LENGTH..=MAX_TOKEN_LENGTH).contains(&token_length) {
-            return Err(ConfigError::new(
-                "TOKEN_LENGTH",
-                format!("must be between {MIN_TOKEN_LENGTH} and {MAX_TOKEN_LENGTH}"),
-            ));
-        }
-        let max_failures: u32 = parse(&var, "VERIFY_MAX_FAILURES", 5)?;
-        if max_failures == 0 {
-            return Err(ConfigError::new(
-                "VERIFY_MAX_FAILURES",
-                "must be at least 1",
-            ));
-        }
-        let window_minutes: u64 = parse(&var, "VERIFY_WINDOW_MINUTES", 15)?;
-        if !(1..=24 * 60).contains(&window_minutes) {
-            return Err(ConfigError::new(
-                "VERIFY_WINDOW_MINUTES",
-                "must be between 1 and 1440",
-            ));
-        }
-        let max_upload_mb: u64 = parse(&var, "MAX_UPLOAD_MB", 50)?;
-        if !(1..=1024).contains(&max_upload_mb) {
-            return Err(ConfigError::new(
-                "MAX_UPLOAD_MB",
-                "must be between 1 and 1024",
-            ));
-        }
+        let token_expiry_days: u32 = ranged(&var, "TOKEN_EXPIRY_DAYS", 7, 1, 365)?;
+        let token_length: usize =
+            ranged(&var, "TOKEN_LENGTH", 8, MIN_TOKEN_LENGTH, MAX_TOKEN_LENGTH)?;
+        let max_failures = at_least_one(&var, "VERIFY_MAX_FAILURES", 5)?;
+        let window_minutes: u64 = ranged(&var, "VERIFY_WINDOW_MINUTES", 15, 1, 24 * 60)?;
+        let max_upload_mb: u64 = ranged(&var, "MAX_UPLOAD_MB", 50, 1, 1024)?;
 
         let email = email::from_lookup(&var)?;
-        let sqlite_busy_timeout_ms: u64 = parse(&var, "SQLITE_BUSY_TIMEOUT_MS", 10_000)?;
-        if !(1..=600_000).contains(&sqlite_busy_timeout_ms) {
-            return Err(ConfigError::new(
-                "SQLITE_BUSY_TIMEOUT_MS",
-                "must be between 1 and 600000",
-            ));
-        }
+        let sqlite_busy_timeout_ms: u64 =
+            ranged(&var, "SQLITE_BUSY_TIMEOUT_MS", 10_000, 1, 600_000)?;
 
         Ok(Self {
             bind_addr,
@@ -187,7 +154,7 @@ impl Settings {
             email,
             discord: DiscordSettings::from_vars(&var)?,
             trusted_proxies: TrustedProxies::parse(var("TRUSTED_PROXIES").as_deref())?,
-            api_key_throttle: ApiKeyThrottle::from_vars(&var)?,
+            api_key_throttle: http::api_key_throttle(&var)?,
             http: http::from_lookup(&var)?,
             sqlite_busy_timeout: Duration::from_millis(sqlite_busy_timeout_ms),
         })
@@ -204,7 +171,7 @@ impl Settings {
     }
 }
 
-fn parse<T: std::str::FromStr>(
+pub(super) fn parse<T: std::str::FromStr>(
     var: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: T,
@@ -237,142 +204,7 @@ fn bind_addr(bind: Option<String>, port: Option<String>) -> Result<SocketAddr, C
         .expect("the default address parses"))
 }
 
-/// `DATABASE_URL`, else the original system's `DB_*` variables, else an SQLite file.
-fn database_url(
-    var: &impl Fn(&str) -> Option<String>,
-    data_dir: &std::path::Path,
-) -> Result<String, ConfigError> {
-    if let Some(url) = var("DATABASE_URL") {
-        let scheme_ok = ["postgres://", "postgresql://", "sqlite:"]
-            .iter()
-            .any(|s| url.starts_with(s));
-        if !scheme_ok {
-            return Err(ConfigError::new(
-                "DATABASE_URL",
-                "must start with postgres://, postgresql:// or sqlite:",
-            ));
-        }
-        // The URL's own sslmode and sslrootcert are the whole truth; a root left in
-        // DB_SSL_ROOT_CERT would silently not apply, so it is refused instead.
-        if var("DB_SSL_ROOT_CERT").is_some() {
-            return Err(ConfigError::new(
-                "DB_SSL_ROOT_CERT",
-                "applies only with DB_HOST; with DATABASE_URL, add sslrootcert=<path> to the URL",
-            ));
-        }
-        return Ok(url);
-    }
-    if let Some(host) = var("DB_HOST") {
-        let port: u16 = parse(var, "DB_PORT", 5432)?;
-        let name =
-            var("DB_NAME").ok_or_else(|| ConfigError::new("DB_NAME", "required with DB_HOST"))?;
-        let user =
-            var("DB_USER").ok_or_else(|| ConfigError::new("DB_USER", "required with DB_HOST"))?;
-        let mut url = url::Url::parse("postgres://localhost/").expect("static URL parses");
-        url.set_host(Some(&host))
-            .map_err(|_| ConfigError::new("DB_HOST", format!("'{host}' is not a host name")))?;
-        url.set_port(Some(port)).expect("postgres URLs take a port");
-        url.set_username(&user).expect("postgres URLs take a user");
-        if let Some(password) = var("DB_PASSWORD") {
-            url.set_password(Some(&password))
-                .expect("postgres URLs take a password");
-        }
-        url.set_path(&name);
-        let verify = match var("DB_SSL")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("false" | "0" | "no") => false,
-            Some("true" | "1" | "yes") => true,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "DB_SSL",
-                    format!("'{other}' is not true or false"),
-                ));
-            }
-        };
-        let root_cert = var("DB_SSL_ROOT_CERT");
-        if root_cert.is_some() && !verify {
-            return Err(ConfigError::new(
-                "DB_SSL_ROOT_CERT",
-                "needs DB_SSL=true; without it the server's certificate is not checked",
-            ));
-        }
-        // `true` is libpq's verify-full: the chain must end at a trusted root and the
-        // certificate must name DB_HOST; `require` would accept any certificate at all.
-        url.query_pairs_mut()
-            .append_pair("sslmode", if verify { "verify-full" } else { "prefer" });
-        if let Some(path) = root_cert {
-            check_root_cert(&path)?;
-            url.query_pairs_mut().append_pair("sslrootcert", &path);
-        }
-        return Ok(url.into());
-    }
-    Ok(format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("doorman.sqlite").display()
-    ))
-}
-
-/// The addresses or networks (`TRUSTED_PROXIES`, comma-separated) of the reverse proxies in
-/// front of doorman; only they may say who the client is.
-#[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<ipnet::IpNet>);
-
-impl TrustedProxies {
-    pub(crate) fn parse(raw: Option<&str>) -> Result<Self, ConfigError> {
-        let Some(raw) = raw else {
-            return Ok(Self::default());
-        };
-        raw.split(',')
-            .map(str::trim)
-            .filter(|part| !part.is_empty())
-            .map(|part| {
-                part.parse::<ipnet::IpNet>()
-                    .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        ConfigError::new(
-                            "TRUSTED_PROXIES",
-                            format!("'{part}' is not an IP address or a CIDR network"),
-                        )
-                    })
-            })
-            .collect::<Result<_, _>>()
-            .map(Self)
-    }
-
-    pub fn contains(&self, addr: std::net::IpAddr) -> bool {
-        let addr = addr.to_canonical();
-        self.0.iter().any(|net| net.contains(&addr))
-    }
-}
-
-/// Wrong `x-api-key` attempts: `max_failures` per client address within `window`.
-#[derive(Debug, Clone, Copy)]
-pub struct ApiKeyThrottle {
-    pub max_failures: u32,
-    pub window: Duration,
-}
-
-impl ApiKeyThrottle {
-    fn from_vars(var: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let max_failures = at_least_one(var, "API_KEY_MAX_FAILURES", 10)?;
-        let window_minutes: u64 = parse(var, "API_KEY_WINDOW_MINUTES", 15)?;
-        if !(1..=24 * 60).contains(&window_minutes) {
-            return Err(ConfigError::new(
-                "API_KEY_WINDOW_MINUTES",
-                "must be between 1 and 1440",
-            ));
-        }
-        Ok(Self {
-            max_failures,
-            window: Duration::from_secs(window_minutes * 60),
-        })
-    }
-}
-
-fn at_least_one(
+pub(super) fn at_least_one(
     var: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: u32,
@@ -384,21 +216,42 @@ fn at_least_one(
     Ok(value)
 }
 
-/// Reads `DB_SSL_ROOT_CERT` now, so that a wrong path stops start-up instead of failing
-/// every connection later (the database driver reads it again for each connection).
-fn check_root_cert(path: &str) -> Result<(), ConfigError> {
-    use rustls::pki_types::{CertificateDer, pem::PemObject};
-    let problem = |p: String| ConfigError::new("DB_SSL_ROOT_CERT", p);
-    let pem = std::fs::read(path).map_err(|e| problem(format!("cannot read '{path}': {e}")))?;
-    let mut certs = 0;
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        cert.map_err(|e| problem(format!("'{path}' is not valid PEM: {e}")))?;
-        certs += 1;
+/// `name` within `min..=max` (inclusive), `default` when unset.
+pub(super) fn ranged<T>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let value = parse(var, name, default)?;
+    if value < min || value > max {
+        return Err(ConfigError::new(
+            name,
+            format!("must be between {min} and {max}"),
+        ));
     }
-    if certs == 0 {
-        return Err(problem(format!("'{path}' holds no PEM certificate")));
+    Ok(value)
+}
+
+/// A yes-or-no setting: `true`/`1`/`yes` or `false`/`0`/`no` (any case), `default` when unset.
+pub(super) fn flag(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match var(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(ConfigError::new(
+            name,
+            format!("'{other}' is not true or false"),
+        )),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, parse};
+use super::{ConfigError, at_least_one, ranged};
 
 #[derive(Debug, Clone, Copy)]
 pub struct HttpSettings {
@@ -22,28 +22,66 @@ pub struct HttpSettings {
 pub(super) fn from_lookup(
     var: &impl Fn(&str) -> Option<String>,
 ) -> Result<HttpSettings, ConfigError> {
-    let seconds = |name: &'static str, default: u64, max: u64| -> Result<Duration, ConfigError> {
-        let value: u64 = parse(var, name, default)?;
-        if !(1..=max).contains(&value) {
-            return Err(ConfigError::new(
-                name,
-                format!("must be between 1 and {max}"),
-            ));
-        }
-        Ok(Duration::from_secs(value))
+    let seconds = |name: &'static str, default: u64, max: u64| {
+        ranged(var, name, default, 1, max).map(Duration::from_secs)
     };
-    let max_connections: usize = parse(var, "HTTP_MAX_CONNECTIONS", 512)?;
-    if !(1..=100_000).contains(&max_connections) {
-        return Err(ConfigError::new(
-            "HTTP_MAX_CONNECTIONS",
-            "must be between 1 and 100000",
-        ));
-    }
+    let max_connections: usize = ranged(var, "HTTP_MAX_CONNECTIONS", 512, 1, 100_000)?;
     Ok(HttpSettings {
         header_timeout: seconds("HTTP_HEADER_TIMEOUT_SECONDS", 10, 300)?,
         idle_timeout: seconds("HTTP_IDLE_TIMEOUT_SECONDS", 60, 3600)?,
         request_timeout: seconds("HTTP_REQUEST_TIMEOUT_SECONDS", 30, 3600)?,
         upload_timeout: seconds("HTTP_UPLOAD_TIMEOUT_SECONDS", 600, 24 * 3600)?,
         max_connections,
+    })
+}
+
+/// The addresses or networks (`TRUSTED_PROXIES`, comma-separated) of the reverse proxies in
+/// front of doorman; only they may say who the client is.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    pub(crate) fn parse(raw: Option<&str>) -> Result<Self, ConfigError> {
+        let Some(raw) = raw else {
+            return Ok(Self::default());
+        };
+        raw.split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                part.parse::<ipnet::IpNet>()
+                    .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "TRUSTED_PROXIES",
+                            format!("'{part}' is not an IP address or a CIDR network"),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    pub fn contains(&self, addr: std::net::IpAddr) -> bool {
+        let addr = addr.to_canonical();
+        self.0.iter().any(|net| net.contains(&addr))
+    }
+}
+
+/// Wrong `x-api-key` attempts: `max_failures` per client address within `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiKeyThrottle {
+    pub max_failures: u32,
+    pub window: Duration,
+}
+
+pub(super) fn api_key_throttle(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<ApiKeyThrottle, ConfigError> {
+    let max_failures = at_least_one(var, "API_KEY_MAX_FAILURES", 10)?;
+    let window_minutes: u64 = ranged(var, "API_KEY_WINDOW_MINUTES", 15, 1, 24 * 60)?;
+    Ok(ApiKeyThrottle {
+        max_failures,
+        window: Duration::from_secs(window_minutes * 60),
     })
 }
