@@ -92,7 +92,10 @@ pub enum JsonBodyErrors {
 /// For routes that look an invitee up by id.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
-pub enum NotFoundError {
+pub enum ByIdErrors {
+    /// the id is not an integer
+    #[response(status = 400)]
+    BadId(ErrorBody),
     /// No invitee with this id.
     #[response(status = 404)]
     NotFound(ErrorBody),
@@ -189,10 +192,11 @@ impl From<ApiKeyRefusal> for ApiError {
         match refusal {
             ApiKeyRefusal::Missing => Self::MissingApiKey,
             ApiKeyRefusal::Invalid => Self::InvalidApiKey,
+            // Refused like a throttled verification, failing like any other operation.
             ApiKeyRefusal::Throttled { retry_after_secs } => {
-                Self::TooManyRequests { retry_after_secs }
+                ServiceError::Throttled { retry_after_secs }.into()
             }
-            ApiKeyRefusal::Store(e) => Self::internal(e),
+            ApiKeyRefusal::Store(e) => ServiceError::Store(e).into(),
         }
     }
 }
@@ -225,17 +229,19 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-impl From<PathRejection> for ApiError {
-    fn from(rejection: PathRejection) -> Self {
-        Self::BadRequest(rejection.body_text())
-    }
+/// A path or query that does not parse is the client's mistake; axum's text names the
+/// parameter.
+macro_rules! bad_request_from {
+    ($($rejection:ty),+) => {$(
+        impl From<$rejection> for ApiError {
+            fn from(rejection: $rejection) -> Self {
+                Self::BadRequest(rejection.body_text())
+            }
+        }
+    )+};
 }
 
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        Self::BadRequest(rejection.body_text())
-    }
-}
+bad_request_from!(PathRejection, QueryRejection);
 
 impl From<MultipartError> for ApiError {
     fn from(error: MultipartError) -> Self {

@@ -10,7 +10,7 @@ use futures::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{AuthErrors, NotFoundError, ServerErrors, TimeoutErrors};
+use super::error::{AuthErrors, ByIdErrors, ServerErrors, TimeoutErrors};
 use super::extract::{ApiPath, ApiQuery};
 use super::views::InviteeView;
 use super::{ApiError, AppState, ErrorBody};
@@ -111,8 +111,7 @@ where
     security(("api_key" = [])),
     responses(
         (status = 200, body = InviteeView),
-        (status = 400, body = ErrorBody, description = "the id is not an integer"),
-        NotFoundError, AuthErrors, ServerErrors, TimeoutErrors,
+        ByIdErrors, AuthErrors, ServerErrors, TimeoutErrors,
     ))]
 pub async fn get_user(
     State(state): State<AppState>,
@@ -132,8 +131,7 @@ pub struct MessageResponse {
     security(("api_key" = [])),
     responses(
         (status = 200, body = MessageResponse),
-        (status = 400, body = ErrorBody, description = "the id is not an integer"),
-        NotFoundError, AuthErrors, ServerErrors, TimeoutErrors,
+        ByIdErrors, AuthErrors, ServerErrors, TimeoutErrors,
     ))]
 pub async fn delete_user_legacy(
     state: State<AppState>,
@@ -147,8 +145,7 @@ pub async fn delete_user_legacy(
     security(("api_key" = [])),
     responses(
         (status = 200, body = MessageResponse),
-        (status = 400, body = ErrorBody, description = "the id is not an integer"),
-        NotFoundError, AuthErrors, ServerErrors, TimeoutErrors,
+        ByIdErrors, AuthErrors, ServerErrors, TimeoutErrors,
     ))]
 pub async fn delete_user(
     State(state): State<AppState>,
@@ -196,8 +193,7 @@ pub struct RefreshTokenResponse {
     security(("api_key" = [])),
     responses(
         (status = 200, body = RefreshTokenResponse),
-        (status = 400, body = ErrorBody, description = "the id is not an integer"),
-        NotFoundError, AuthErrors, ServerErrors, TimeoutErrors,
+        ByIdErrors, AuthErrors, ServerErrors, TimeoutErrors,
     ))]
 pub async fn refresh_token(
     State(state): State<AppState>,

@@ -92,18 +92,7 @@ pub async fn verify(
     client: ClientAddr,
     ApiJson(body): ApiJson<VerifyBody>,
 ) -> Result<Json<VerifyResponse>, ApiError> {
-    let outcome = state
-        .doorman
-        .verify(VerifyRequest {
-            email: &body.email,
-            token: &body.token,
-            discord_user_id: None,
-            channel: Channel::Api,
-            actor: Actor::ApiKey,
-            source: source(client),
-        })
-        .await?;
-    Ok(Json(outcome.into()))
+    attempt(&state, client, &body.email, &body.token, None).await
 }
 
 /// Verify an invitee and link their Discord account (one account per invitee).
@@ -121,13 +110,36 @@ pub async fn verify_discord(
     };
     let discord_user_id =
         DiscordUserId::parse(&raw_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    attempt(
+        &state,
+        client,
+        &body.email,
+        &body.token,
+        Some(&discord_user_id),
+    )
+    .await
+}
+
+/// One attempt, from the API's key holder: through the Discord channel when it links a
+/// Discord account.
+async fn attempt(
+    state: &AppState,
+    client: ClientAddr,
+    email: &str,
+    token: &str,
+    discord_user_id: Option<&DiscordUserId>,
+) -> Result<Json<VerifyResponse>, ApiError> {
+    let channel = match discord_user_id {
+        Some(_) => Channel::Discord,
+        None => Channel::Api,
+    };
     let outcome = state
         .doorman
         .verify(VerifyRequest {
-            email: &body.email,
-            token: &body.token,
-            discord_user_id: Some(&discord_user_id),
-            channel: Channel::Discord,
+            email,
+            token,
+            discord_user_id,
+            channel,
             actor: Actor::ApiKey,
             source: source(client),
         })

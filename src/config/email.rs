@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ConfigError, Secret};
+use super::{ConfigError, Secret, ranged};
 
 /// Where emails are sent: the first route that is configured.
 #[derive(Debug, Clone)]
@@ -194,26 +194,6 @@ pub(super) fn from_lookup(
         request_timeout: Duration::from_secs(timeout_secs),
         lease: Duration::from_secs(lease_secs),
     })
-}
-
-fn ranged<T>(
-    var: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: T,
-    min: T,
-    max: T,
-) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    let value = super::parse(var, name, default)?;
-    if value < min || value > max {
-        return Err(ConfigError::new(
-            name,
-            format!("must be between {min} and {max}"),
-        ));
-    }
-    Ok(value)
 }
 
 /// `EMAIL_FROM` ("addr" or "Name <addr>"), else SendGrid's own variables; required for

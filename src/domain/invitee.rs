@@ -20,11 +20,11 @@ pub struct Invitee {
     pub token_created_at: Option<DateTime<Utc>>,
     pub token_expires_at: Option<DateTime<Utc>>,
     pub email_status: EmailStatus,
-    /// Why the last email failed, bounced or was dropped (or is being retried).
+    /// The provider's or the transport's reason, for a failed, bounced or dropped email.
     pub email_error: Option<String>,
-    /// When the latest invitation email was queued; reminders count from here.
+    /// Reminders are due counting from the latest invitation.
     pub invited_at: Option<DateTime<Utc>>,
-    /// When an email was last queued for this invitee (the resend cooldown counts from here).
+    /// The resend cooldown counts from the latest email of any kind.
     pub email_queued_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -122,58 +122,64 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Op>) {
                 Op::Failed(f, reply) => failed.push((f, reply)),
             }
         }
-        write_failures(&store, failed).await;
+        write_all(&store, failed).await;
         // An invitee appears at most once per statement; repeats go in the next round,
         // where the first attempt's outcome is already visible.
         while !verified.is_empty() {
             let mut seen = HashSet::new();
             let (round, rest): (Vec<_>, Vec<_>) =
                 verified.into_iter().partition(|(v, _)| seen.insert(v.id));
-            write_verified(&store, round).await;
+            write_all(&store, round).await;
             verified = rest;
         }
     }
 }
 
-async fn write_verified(store: &Store, ops: Vec<(Verified, oneshot::Sender<Result<bool>>)>) {
-    if ops.is_empty() {
-        return;
-    }
-    let items: Vec<&Verified> = ops.iter().map(|(v, _)| v).collect();
-    match verified_together(store, &items).await {
-        Ok(ids) => {
-            for (v, reply) in ops {
-                let _ = reply.send(Ok(ids.contains(&v.id)));
-            }
-        }
-        Err(_) => {
-            for (v, reply) in ops {
-                let result = verified_together(store, &[&v])
-                    .await
-                    .map(|ids| ids.contains(&v.id));
-                let _ = reply.send(result);
-            }
-        }
+/// A kind of outcome, written in batches and answered one by one.
+trait Outcome: Sized {
+    type Answer;
+    /// Writes `items` in one go; an answer for each, in order.
+    async fn write(store: &Store, items: &[&Self]) -> Result<Vec<Self::Answer>>;
+}
+
+impl Outcome for Verified {
+    /// Whether it was verified.
+    type Answer = bool;
+    async fn write(store: &Store, items: &[&Self]) -> Result<Vec<bool>> {
+        let ids = verified_together(store, items).await?;
+        Ok(items.iter().map(|v| ids.contains(&v.id)).collect())
     }
 }
 
-async fn write_failures(store: &Store, ops: Vec<(Failed, oneshot::Sender<Result<Refusal>>)>) {
+impl Outcome for Failed {
+    type Answer = Refusal;
+    async fn write(store: &Store, items: &[&Self]) -> Result<Vec<Refusal>> {
+        failures_together(store, items).await
+    }
+}
+
+/// Writes the outcomes together and answers each; if that fails, writes them one by one
+/// so that each gets its own answer.
+async fn write_all<T: Outcome>(store: &Store, ops: Vec<(T, oneshot::Sender<Result<T::Answer>>)>) {
     if ops.is_empty() {
         return;
     }
-    let items: Vec<&Failed> = ops.iter().map(|(f, _)| f).collect();
-    match failures_together(store, &items).await {
-        Ok(refusals) => {
-            for ((_, reply), refusal) in ops.into_iter().zip(refusals) {
-                let _ = reply.send(Ok(refusal));
+    let items: Vec<&T> = ops.iter().map(|(item, _)| item).collect();
+    match T::write(store, &items).await {
+        Ok(answers) => {
+            for ((_, reply), answer) in ops.into_iter().zip(answers) {
+                let _ = reply.send(Ok(answer));
             }
         }
         Err(_) => {
-            for (f, reply) in ops {
-                let result = failures_together(store, &[&f])
-                    .await
-                    .map(|refusals| refusals.into_iter().next().flatten());
-                let _ = reply.send(result);
+            for (item, reply) in ops {
+                let answer = T::write(store, &[&item]).await.and_then(|answers| {
+                    answers.into_iter().next().ok_or_else(|| StoreError::Query {
+                        operation: "writing one verification outcome",
+                        source: sqlx::Error::RowNotFound,
+                    })
+                });
+                let _ = reply.send(answer);
             }
         }
     }

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{BeginWrite, Op, Result, Store, StoreError, on_pool};
+use super::{BeginWrite, Op, Result, Store, StoreError, lock_across_replicas, on_pool};
 
 struct Migration {
     version: i64,
@@ -71,13 +71,7 @@ pub(super) async fn run(store: &Store, now: DateTime<Utc>) -> Result<Vec<i64>> {
         // One transaction for the lot: replicas starting together queue on the lock (or on
         // SQLite's write lock), and a failed migration leaves the schema as it was.
         let mut tx = pool.begin_write().await.op(OP)?;
-        if let Store::Postgres(_) = store {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(MIGRATION_LOCK_KEY)
-                .execute(&mut *tx)
-                .await
-                .op(OP)?;
-        }
+        lock_across_replicas!(store, &mut *tx, MIGRATION_LOCK_KEY, OP);
         sqlx::query(&create).execute(&mut *tx).await
                 .op(OP)?;
         let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM doorman_migrations")

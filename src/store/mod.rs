@@ -42,6 +42,24 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// On PostgreSQL, takes the transaction-scoped advisory lock `$key` in `$tx`, so that
+/// replicas doing the same work queue behind each other; SQLite's write lock (taken by
+/// `begin_write`) already does that.
+macro_rules! lock_across_replicas {
+    ($store:expr, $tx:expr, $key:expr, $operation:expr) => {
+        if let $crate::store::Store::Postgres(_) = $store {
+            $crate::store::Op::op(
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind($key)
+                    .execute($tx)
+                    .await,
+                $operation,
+            )?;
+        }
+    };
+}
+pub(crate) use lock_across_replicas;
+
 /// Opening a transaction that will write. SQLite's must be `BEGIN IMMEDIATE`: a deferred
 /// one that reads first cannot wait for the write lock and fails with "database is locked".
 pub(crate) trait BeginWrite {

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::super::failures::{COUNTS, counts_from_row};
 use super::super::invitees::{mark_verified_sql, still_verifiable, verified_set};
-use super::super::{BeginWrite, Op, Result, Store, events::insert_event, on_pool};
+use super::super::{
+    BeginWrite, Op, Result, Store, events::insert_event, lock_across_replicas, on_pool,
+};
 use super::{Failed, Refusal, Verified};
 
 /// Serialises recording failures across replicas on PostgreSQL; any fixed number will do.
@@ -130,13 +132,7 @@ fn prune_before(items: &[&Failed]) -> DateTime<Utc> {
 pub(super) async fn failures_together(store: &Store, items: &[&Failed]) -> Result<Vec<Refusal>> {
     on_pool!(store, pool => {
         let mut tx = pool.begin_write().await.op(FAILED_OP)?;
-        if let Store::Postgres(_) = store {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(FAILURES_LOCK_KEY)
-                .execute(&mut *tx)
-                .await
-                .op(FAILED_OP)?;
-        }
+        lock_across_replicas!(store, &mut *tx, FAILURES_LOCK_KEY, FAILED_OP);
         sqlx::query("DELETE FROM verification_failures WHERE failed_at <= $1")
             .bind(prune_before(items))
             .execute(&mut *tx)
