@@ -106,6 +106,8 @@ impl Doorman {
         &self.inner.keys
     }
 
+    /// The storage behind the operations. Only the service should reach it: everything
+    /// else calls an operation, so each operation's rules live in one place.
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
