@@ -151,6 +151,14 @@ fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// `bytes` random bytes from a CSPRNG, hex encoded: names only their holder can know
+/// (a queue claim, a batch).
+pub fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand::rng().fill(&mut buffer[..]);
+    hex(&buffer)
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -25,7 +25,7 @@ pub use batch::{Failed, OutcomeWriter, Verified};
 pub(crate) use columns::{Op, text_column};
 pub use discord::{DiscordMember, MemberState};
 pub use emails::{
-    BatchCounts, ClaimedEmail, EmailFilter, EmailRecord, EmailResult, QueueItem, QueueRules,
+    BatchCounts, ClaimedEmail, EmailBody, EmailFilter, EmailRecord, EmailResult, QueueItem,
     WebhookChange,
 };
 pub use events::{EventFilter, EventRecord};
