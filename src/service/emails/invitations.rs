@@ -32,7 +32,7 @@ pub(super) fn new_batch_id() -> String {
 impl Doorman {
     /// Issues each chosen unverified invitee a fresh token and queues one invitation for
     /// it, in the same transaction; the workers are woken to send them.
-    #[tracing::instrument(skip_all, fields(force, queued, skipped))]
+    #[tracing::instrument(skip_all, fields(force = force, queued, skipped))]
     pub async fn queue_invitations(
         &self,
         recipients: Recipients,
@@ -176,7 +176,7 @@ impl Doorman {
     /// Queues invitations and waits up to `wait` for the workers to send them, so a small
     /// batch answers with its outcome and a large one does not hold the caller. The
     /// batch is looked at again each time this process records sends.
-    #[tracing::instrument(skip_all, fields(force))]
+    #[tracing::instrument(skip_all, fields(force = force))]
     pub async fn send_invitations(
         &self,
         recipients: Recipients,
