@@ -9,7 +9,7 @@ use super::{QueuedBatch, SendReport, Skipped};
 use crate::domain::event::{Actor, EventKind, NewEvent};
 use crate::domain::invitee::Invitee;
 use crate::domain::token::{Token, random_hex};
-use crate::domain::{MailState, ResendRules, SkipReason};
+use crate::domain::{EmailKind, MailState, ResendRules, SkipReason};
 use crate::service::{Doorman, ServiceError};
 use crate::store::{EmailFilter, EmailRecord, InviteeFilter, QueueItem};
 
@@ -65,7 +65,9 @@ impl Doorman {
                     .detail(json!({ "expires_at": expires_at, "reason": "invitation" })),
                 NewEvent::new(EventKind::EmailQueued, actor.clone())
                     .invitee(invitee.id)
-                    .detail(json!({ "kind": "invitation", "route": route, "forced": force })),
+                    .detail(
+                        json!({ "kind": EmailKind::Invitation, "route": route, "forced": force }),
+                    ),
             ];
             items.push(QueueItem {
                 invitee_id: invitee.id,

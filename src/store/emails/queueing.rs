@@ -1,6 +1,8 @@
 //! Putting emails on the queue (invitations and reminders), and recording a test email
 //! that was sent at once.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::{EmailBody, QueueItem, refusing_mail};
@@ -13,7 +15,7 @@ use crate::store::{BeginWrite, Op, Result, Store, on_pool};
 
 impl Store {
     /// Issues each invitee its token and queues its invitation, all in one transaction;
-    /// returns the email id per item, or why the invitee was left out. Each invitee is
+    /// returns the email id per item, or why the invitee was left out. The invitees are
     /// read in the transaction (locked) and judged by `rules`, so two requests at once
     /// cannot both pass them.
     pub async fn queue_invitations(
@@ -24,13 +26,19 @@ impl Store {
         batch_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<i64, SkipReason>>> {
-        let lock = match self {
-            Store::Sqlite(_) => "",
-            Store::Postgres(_) => " FOR UPDATE",
+        // One read per chunk, in the transaction that writes, with the rows locked.
+        let (read, ids) = match self {
+            Store::Sqlite(_) => (
+                "SELECT id, is_verified, email_status, email_queued_at FROM invitees \
+                 WHERE id IN (SELECT value FROM json_each($1))",
+                id_list(items, '[', ']'),
+            ),
+            Store::Postgres(_) => (
+                "SELECT id, is_verified, email_status, email_queued_at FROM invitees \
+                 WHERE id = ANY(CAST($1 AS BIGINT[])) ORDER BY id FOR UPDATE",
+                id_list(items, '{', '}'),
+            ),
         };
-        let read = format!(
-            "SELECT is_verified, email_status, email_queued_at FROM invitees WHERE id = $1{lock}"
-        );
         let update = "UPDATE invitees SET token_hash = $1, token_sealed = $2, token_created_at = $3, \
              token_expires_at = $4, email_status = $5, email_error = NULL, email_queued_at = $3, \
              invited_at = $3, invitation_seq = invitation_seq + 1, updated_at = $3 WHERE id = $6";
@@ -40,18 +48,21 @@ impl Store {
         let mut outcomes = Vec::with_capacity(items.len());
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await.op("queueing invitations")?;
+            let rows: Vec<(i64, bool, EmailStatus, Option<DateTime<Utc>>)> = sqlx::query_as(read)
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await
+                .op("reading invitees to queue their invitations")?;
+            let current: HashMap<i64, MailState> = rows
+                .into_iter()
+                .map(|(id, is_verified, email_status, email_queued_at)| {
+                    (id, MailState { is_verified, email_status, email_queued_at })
+                })
+                .collect();
             for item in items {
-                let row: Option<(bool, EmailStatus, Option<DateTime<Utc>>)> = sqlx::query_as(&read)
-                    .bind(item.invitee_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .op("reading an invitee to queue its invitation")?;
-                let skipped = match row {
+                let skipped = match current.get(&item.invitee_id) {
                     None => Some(SkipReason::NotFound),
-                    Some((is_verified, email_status, email_queued_at)) => {
-                        let state = MailState { is_verified, email_status, email_queued_at };
-                        rules.skip_reason(&state, now)
-                    }
+                    Some(state) => rules.skip_reason(state, now),
                 };
                 if let Some(reason) = skipped {
                     outcomes.push(Err(reason));
@@ -195,4 +206,10 @@ impl Store {
             Ok(id)
         })
     }
+}
+
+/// The items' invitee ids as an array literal the database reads in one parameter.
+fn id_list(items: &[QueueItem], open: char, close: char) -> String {
+    let ids: Vec<String> = items.iter().map(|i| i.invitee_id.to_string()).collect();
+    format!("{open}{}{close}", ids.join(","))
 }

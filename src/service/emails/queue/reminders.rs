@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::super::invitations::new_batch_id;
+use crate::domain::EmailKind;
 use crate::domain::event::{Actor, EventKind, NewEvent};
 use crate::service::{Doorman, ServiceError};
 
@@ -23,7 +24,7 @@ impl Doorman {
                 None => chrono::DateTime::UNIX_EPOCH,
             };
             let event = NewEvent::new(EventKind::EmailQueued, Actor::System)
-                .detail(json!({ "kind": "reminder", "day": day, "route": route }));
+                .detail(json!({ "kind": EmailKind::Reminder, "day": day, "route": route }));
             queued += self
                 .store()
                 .queue_reminders(
