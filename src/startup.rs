@@ -85,7 +85,7 @@ impl Application {
         let settings = self.doorman.email_settings();
         let workers = settings
             .workers
-            .then(|| crate::email::worker::spawn(self.doorman.clone(), stopped));
+            .then(|| crate::workers::email::spawn(self.doorman.clone(), stopped));
         // Long enough for a send in flight to finish or time out.
         let grace = settings.request_timeout + std::time::Duration::from_secs(5);
         let served = crate::server::serve(self.listener, self.router, self.http, shutdown)

@@ -8,8 +8,33 @@ use axum::http::HeaderMap;
 
 use super::error::ServerErrors;
 use super::{ApiError, AppState, ErrorBody};
-use crate::email::webhook::{self, Event, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::service::WebhookReport;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::email::webhook::{Event, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::service;
+
+/// What a webhook delivery did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookReport {
+    pub received: usize,
+    pub applied: usize,
+    /// Events applied before (SendGrid delivers some more than once).
+    pub duplicates: usize,
+    /// Events doorman does not track (opens, clicks...) or cannot match to an invitee.
+    pub ignored: usize,
+}
+
+impl From<service::WebhookReport> for WebhookReport {
+    fn from(report: service::WebhookReport) -> Self {
+        Self {
+            received: report.received,
+            applied: report.applied,
+            duplicates: report.duplicates,
+            ignored: report.ignored,
+        }
+    }
+}
 
 /// Delivery events from SendGrid (delivered, bounce, dropped, deferred), signed with
 /// the key set in `SENDGRID_WEBHOOK_PUBLIC_KEY`; each event is applied once.
@@ -46,12 +71,13 @@ pub async fn sendgrid_events(
         return Err(ApiError::Unsigned);
     };
     let body = read_body(body).await?;
-    if !webhook::verify(key, signature, timestamp, &body) {
+    if !key.verify(signature, timestamp, &body) {
         return Err(ApiError::BadSignature);
     }
     let events: Vec<Event> = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("Not an array of SendGrid events: {e}")))?;
-    Ok(Json(state.doorman.apply_sendgrid_events(events).await?))
+    let report = state.doorman.apply_sendgrid_events(events).await?;
+    Ok(Json(report.into()))
 }
 
 /// The whole body, up to the webhook's limit (the declared length was checked already).

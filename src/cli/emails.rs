@@ -6,6 +6,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Settings;
+use crate::domain::EmailState;
 use crate::domain::event::Actor;
 use crate::service::Recipients;
 
@@ -60,13 +61,13 @@ pub async fn send(settings: &Settings, recipients: Recipients, force: bool) -> a
             report.emails_queued
         );
     }
-    let failed = crate::store::EmailFilter {
-        status: Some("failed".into()),
+    let failed = crate::service::EmailFilter {
+        status: Some(EmailState::Failed),
         batch_id: Some(batch.batch_id.clone()),
         limit: 20,
         ..Default::default()
     };
-    for failed in doorman.store().emails(&failed).await? {
+    for failed in doorman.list_emails(&failed).await? {
         println!(
             "  failed: {}: {}",
             failed.recipient,

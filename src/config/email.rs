@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{ConfigError, Secret, ranged};
+use crate::domain::MailRoute;
+use crate::email::webhook::WebhookKey;
 
 /// Where emails are sent: the first route that is configured.
 #[derive(Debug, Clone)]
@@ -17,12 +19,16 @@ pub enum EmailRoute {
 }
 
 impl EmailRoute {
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> MailRoute {
         match self {
-            Self::SendGrid(_) => "sendgrid",
-            Self::Smtp(_) => "smtp",
-            Self::Outbox => "outbox",
+            Self::SendGrid(_) => MailRoute::SendGrid,
+            Self::Smtp(_) => MailRoute::Smtp,
+            Self::Outbox => MailRoute::Outbox,
         }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.kind().as_str()
     }
 }
 
@@ -66,8 +72,8 @@ pub struct EmailSettings {
     pub resend_cooldown: chrono::Duration,
     /// Days after the invitation on which an unverified invitee is reminded.
     pub reminder_days: Vec<u32>,
-    /// SendGrid's Event Webhook verification key (base64 DER), as configured.
-    pub webhook_public_key: Option<String>,
+    /// SendGrid's Event Webhook verification key (configured as base64 DER or PEM).
+    pub webhook_public_key: Option<WebhookKey>,
     /// Whether this process runs the background workers (off: another replica or the
     /// CLI sends; tests drive the queue themselves).
     pub workers: bool,
@@ -142,11 +148,10 @@ pub(super) fn from_lookup(
     let batch_size: usize = ranged(var, "EMAIL_BATCH_SIZE", 100, 1, 1000)?;
     let cooldown: i64 = ranged(var, "RESEND_COOLDOWN_MINUTES", 10, 0, 60 * 24 * 30)?;
     let reminder_days = reminder_days(var("REMINDER_DAYS"))?;
-    let webhook_public_key = var("SENDGRID_WEBHOOK_PUBLIC_KEY");
-    if let Some(key) = &webhook_public_key {
-        crate::email::webhook::parse_public_key(key)
-            .map_err(|e| ConfigError::new("SENDGRID_WEBHOOK_PUBLIC_KEY", e.to_string()))?;
-    }
+    let webhook_public_key = var("SENDGRID_WEBHOOK_PUBLIC_KEY")
+        .map(|key| WebhookKey::parse(&key))
+        .transpose()
+        .map_err(|e| ConfigError::new("SENDGRID_WEBHOOK_PUBLIC_KEY", e.to_string()))?;
     let workers = match var("EMAIL_WORKERS")
         .as_deref()
         .map(str::to_ascii_lowercase)

@@ -2,16 +2,20 @@
 
 pub mod clock;
 mod email;
+mod email_kinds;
 mod email_status;
 pub mod event;
 pub mod invitee;
+mod resend;
 mod text_enum;
 pub mod throttle;
 pub mod token;
 
 pub use clock::{Clock, ShiftedClock, SystemClock};
 pub use email::{Email, EmailError};
+pub use email_kinds::{DeliveryReport, EmailKind, EmailState, MailRoute, SkipReason};
 pub use email_status::EmailStatus;
+pub use resend::{MailState, ResendRules};
 pub use text_enum::UnknownWord;
 pub(crate) use text_enum::text_enum;
 

@@ -2,19 +2,24 @@
 //! first byte), `smtp://host:25` (a relay: STARTTLS if offered). `?tls=required`,
 //! `opportunistic` or `none` overrides the choice.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures::future::BoxFuture;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{Delivery, Rendered};
+use super::{Composer, Delivery, Outgoing, Rendered, TestAnswer, Transport};
 use crate::config::{Sender, SmtpSettings};
+use crate::domain::MailRoute;
 
 pub struct Smtp {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    composer: Arc<Composer>,
 }
 
 /// What the server said, for `send-test`.
@@ -26,7 +31,12 @@ pub struct Reply {
 
 impl Smtp {
     /// Errors never repeat the URL, which may hold a password.
-    pub fn new(settings: &SmtpSettings, from: &Sender, timeout: Duration) -> Result<Self, String> {
+    pub fn new(
+        settings: &SmtpSettings,
+        from: &Sender,
+        timeout: Duration,
+        composer: Arc<Composer>,
+    ) -> Result<Self, String> {
         let url =
             url::Url::parse(settings.url.expose()).map_err(|e| format!("is not a URL ({e})"))?;
         let host = url.host_str().ok_or("must name a host")?.to_owned();
@@ -82,16 +92,12 @@ impl Smtp {
         Ok(Self {
             transport: builder.build(),
             from: Mailbox::new(from.name.clone(), address),
+            composer,
         })
     }
 
     /// Sends one email and returns the server's final reply.
-    pub async fn send_raw(
-        &self,
-        to: &str,
-        to_name: &str,
-        email: &Rendered,
-    ) -> Result<Reply, Delivery> {
+    async fn send_raw(&self, to: &str, to_name: &str, email: &Rendered) -> Result<Reply, Delivery> {
         let address = to.parse().map_err(|_| Delivery::Permanent {
             error: format!("'{to}' is not an address SMTP accepts"),
         })?;
@@ -127,12 +133,61 @@ impl Smtp {
         }
     }
 
-    pub async fn send(&self, to: &str, to_name: &str, email: &Rendered) -> Delivery {
-        match self.send_raw(to, to_name, email).await {
+    async fn send_one(&self, email: &Outgoing) -> Delivery {
+        let rendered = self.composer.render(&email.values);
+        match self
+            .send_raw(&email.to, &email.values.name, &rendered)
+            .await
+        {
             Ok(reply) => Delivery::Accepted {
                 message_id: Some(reply.message).filter(|m| !m.is_empty()),
+                kept: None,
             },
             Err(delivery) => delivery,
         }
+    }
+
+    async fn test(&self, email: &Outgoing) -> TestAnswer {
+        let rendered = self.composer.render(&email.values);
+        match self
+            .send_raw(&email.to, &email.values.name, &rendered)
+            .await
+        {
+            Ok(reply) => TestAnswer {
+                accepted: (200..300).contains(&reply.code),
+                status: Some(reply.code),
+                response: reply.message,
+                ..TestAnswer::default()
+            },
+            Err(Delivery::Transient { error, .. } | Delivery::Permanent { error }) => TestAnswer {
+                response: error,
+                ..TestAnswer::default()
+            },
+            Err(Delivery::Accepted { .. }) => unreachable!("errors are never acceptances"),
+        }
+    }
+}
+
+impl Transport for Smtp {
+    fn route(&self) -> MailRoute {
+        MailRoute::Smtp
+    }
+
+    fn batch_limit(&self) -> usize {
+        1
+    }
+
+    fn send_batch<'a>(&'a self, batch: &'a [Outgoing]) -> BoxFuture<'a, Vec<Delivery>> {
+        Box::pin(async move {
+            let mut deliveries = Vec::with_capacity(batch.len());
+            for email in batch {
+                deliveries.push(self.send_one(email).await);
+            }
+            deliveries
+        })
+    }
+
+    fn send_test<'a>(&'a self, email: &'a Outgoing) -> BoxFuture<'a, TestAnswer> {
+        Box::pin(self.test(email))
     }
 }

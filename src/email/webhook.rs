@@ -11,6 +11,8 @@ use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
 use serde::Deserialize;
 
+use crate::domain::DeliveryReport;
+
 pub const SIGNATURE_HEADER: &str = "x-twilio-email-event-webhook-signature";
 pub const TIMESTAMP_HEADER: &str = "x-twilio-email-event-webhook-timestamp";
 
@@ -18,8 +20,23 @@ pub const TIMESTAMP_HEADER: &str = "x-twilio-email-event-webhook-timestamp";
 #[error("is not a P-256 public key in base64 DER or PEM form")]
 pub struct KeyError;
 
-/// Accepts the key as SendGrid shows it (base64 DER) or wrapped in PEM armour.
-pub fn parse_public_key(text: &str) -> Result<VerifyingKey, KeyError> {
+/// The key SendGrid signs its events with, parsed once when the settings are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookKey(VerifyingKey);
+
+impl WebhookKey {
+    /// Accepts the key as SendGrid shows it (base64 DER) or wrapped in PEM armour.
+    pub fn parse(text: &str) -> Result<Self, KeyError> {
+        parse_public_key(text).map(Self)
+    }
+
+    /// Whether `signature` (base64 DER) signs `timestamp` followed by `body`.
+    pub fn verify(&self, signature: &str, timestamp: &str, body: &[u8]) -> bool {
+        verify(&self.0, signature, timestamp, body)
+    }
+}
+
+fn parse_public_key(text: &str) -> Result<VerifyingKey, KeyError> {
     let body: String = text
         .lines()
         .filter(|l| !l.starts_with("-----"))
@@ -32,8 +49,7 @@ pub fn parse_public_key(text: &str) -> Result<VerifyingKey, KeyError> {
     VerifyingKey::from_public_key_der(&der).map_err(|_| KeyError)
 }
 
-/// Whether `signature` (base64 DER) signs `timestamp` followed by `body`.
-pub fn verify(key: &VerifyingKey, signature: &str, timestamp: &str, body: &[u8]) -> bool {
+fn verify(key: &VerifyingKey, signature: &str, timestamp: &str, body: &[u8]) -> bool {
     let Ok(der) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else {
         return false;
     };
@@ -81,35 +97,36 @@ impl IdField {
     }
 }
 
-/// How an event changes an invitee's email status: the new status (None for a deferral,
-/// which only notes why delivery is delayed) and the error to show.
-pub fn effect(event: &Event) -> Option<(Option<&'static str>, Option<String>)> {
+/// What an event reports, and the error to show with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effect {
+    pub report: DeliveryReport,
+    pub error: Option<String>,
+}
+
+/// What an event means for the email it names; None for events doorman does not track
+/// (processed, open, click...).
+pub fn effect(event: &Event) -> Option<Effect> {
     let why = event.reason.clone().or_else(|| event.response.clone());
-    match event.event.as_str() {
-        "delivered" => Some((Some("delivered"), None)),
+    let no_reason = || "no reason given".to_owned();
+    let (report, error) = match event.event.as_str() {
+        "delivered" => (DeliveryReport::Delivered, None),
         "bounce" => {
             let kind = event.bounce_type.as_deref().unwrap_or("bounce");
-            Some((
-                Some("bounced"),
-                Some(format!(
-                    "{kind}: {}",
-                    why.unwrap_or_else(|| "no reason given".into())
-                )),
-            ))
+            let error = format!("{kind}: {}", why.unwrap_or_else(no_reason));
+            (DeliveryReport::Bounced, Some(error))
         }
-        "dropped" => Some((
-            Some("dropped"),
-            Some(why.unwrap_or_else(|| "dropped by SendGrid".into())),
-        )),
-        "deferred" => Some((
-            None,
-            Some(format!(
-                "deferred: {}",
-                why.unwrap_or_else(|| "no reason given".into())
-            )),
-        )),
-        _ => None,
-    }
+        "dropped" => {
+            let error = why.unwrap_or_else(|| "dropped by SendGrid".into());
+            (DeliveryReport::Dropped, Some(error))
+        }
+        "deferred" => {
+            let error = format!("deferred: {}", why.unwrap_or_else(no_reason));
+            (DeliveryReport::Deferred, Some(error))
+        }
+        _ => return None,
+    };
+    Some(Effect { report, error })
 }
 
 #[cfg(test)]
@@ -175,5 +192,49 @@ mod tests {
             "1588788367",
             body.as_bytes()
         ));
+    }
+
+    fn sendgrid_event(kind: &str, reason: Option<&str>) -> Event {
+        Event {
+            event: kind.into(),
+            sg_event_id: Some("e1".into()),
+            email: None,
+            reason: reason.map(str::to_owned),
+            response: None,
+            bounce_type: Some("blocked".into()),
+            invitee_id: None,
+            email_id: None,
+        }
+    }
+
+    #[test]
+    fn each_tracked_event_has_one_effect() {
+        let cases = [
+            ("delivered", None, Some((DeliveryReport::Delivered, None))),
+            (
+                "bounce",
+                Some("550 gone"),
+                Some((DeliveryReport::Bounced, Some("blocked: 550 gone"))),
+            ),
+            (
+                "dropped",
+                None,
+                Some((DeliveryReport::Dropped, Some("dropped by SendGrid"))),
+            ),
+            (
+                "deferred",
+                None,
+                Some((DeliveryReport::Deferred, Some("deferred: no reason given"))),
+            ),
+            ("processed", None, None),
+            ("open", None, None),
+        ];
+        for (kind, reason, expected) in cases {
+            let expected = expected.map(|(report, error)| Effect {
+                report,
+                error: error.map(str::to_owned),
+            });
+            assert_eq!(effect(&sendgrid_event(kind, reason)), expected, "{kind}");
+        }
     }
 }

@@ -18,7 +18,10 @@ use crate::domain::token::TokenKeys;
 use crate::store::{Store, StoreError};
 
 pub use api_keys::ApiKeyRefusal;
-pub use emails::{QueuedBatch, Recipients, SendReport, Skipped, TestReport, WebhookReport};
+pub use emails::{
+    EmailFilter, EmailRecord, QueuedBatch, Recipients, SendReport, Skipped, TestReport,
+    WebhookReport,
+};
 pub use events::Health;
 pub use gate::{
     DueKicks, GateRules, JoinDecision, KickReason, MemberVerification, RefusalNotice,
@@ -54,8 +57,7 @@ struct Inner {
     token_expiry: chrono::Duration,
     token_length: usize,
     throttle: ThrottleSettings,
-    mailer: crate::email::Mailer,
-    webhook_key: Option<p256::ecdsa::VerifyingKey>,
+    emails: emails::EmailService,
     /// Writes verification outcomes in groups (see `store::OutcomeWriter`).
     outcomes: crate::store::OutcomeWriter,
     api_keys: api_keys::ApiKeyGuard,
@@ -68,12 +70,7 @@ impl Doorman {
         settings: &Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, crate::email::EmailSetupError> {
-        let mailer = crate::email::Mailer::new(&settings.email)?;
-        let webhook_key = settings
-            .email
-            .webhook_public_key
-            .as_deref()
-            .and_then(|k| crate::email::webhook::parse_public_key(k).ok());
+        let emails = emails::EmailService::new(&settings.email)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 outcomes: crate::store::OutcomeWriter::spawn(store.clone()),
@@ -83,8 +80,7 @@ impl Doorman {
                 token_expiry: settings.token_expiry,
                 token_length: settings.token_length,
                 throttle: settings.throttle,
-                mailer,
-                webhook_key,
+                emails,
                 api_keys: api_keys::ApiKeyGuard::new(
                     settings.api_key.clone(),
                     settings.api_key_throttle,
@@ -96,10 +92,6 @@ impl Doorman {
     /// The time by the clock doorman was started with.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.inner.clock.now()
-    }
-
-    pub(crate) fn mailer(&self) -> &crate::email::Mailer {
-        &self.inner.mailer
     }
 
     pub(crate) fn keys(&self) -> &TokenKeys {

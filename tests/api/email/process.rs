@@ -1,7 +1,6 @@
 //! doorman as a real process: killed mid-send it loses nothing; the CLI sends and tests.
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use super::*;
 use crate::fakes::fake_sendgrid::{FakeSendGrid, Fault};
@@ -58,7 +57,8 @@ on_both_databases! {
         next_env.extend([("DATABASE_URL", api.database_url.as_str()), ("EMAIL_POLL_INTERVAL_MS", "50")]);
         let _next = crate::helpers::TestApp::spawn_on(backend, &next_env).await;
         eventually("the emails to be sent after the crash", || async { sendgrid.received().len() >= 3 }).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Once every email is recorded as sent, nothing is left that could go twice.
+        eventually("every send to be recorded", || async { emails(&api, "status=sent").await.len() == 3 }).await;
         for address in ["a@example.org", "b@example.org", "c@example.org"] {
             assert_eq!(sendgrid.received_by(address).len(), 1, "{address} exactly once");
         }

@@ -6,12 +6,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{AuthErrors, JsonBodyErrors, ServerErrors, TimeoutErrors};
-use super::extract::{ApiJson, ApiQuery, Integer};
-use super::{ApiError, AppState, ErrorBody};
+mod views;
+
+pub use views::{EmailRecord, SendReport, TestReport};
+
+use crate::api::error::{AuthErrors, JsonBodyErrors, ServerErrors, TimeoutErrors};
+use crate::api::extract::{ApiJson, ApiQuery, Integer};
+use crate::api::{ApiError, AppState, ErrorBody};
+use crate::domain::EmailState;
 use crate::domain::event::Actor;
-use crate::service::{Recipients, SendReport, TestReport};
-use crate::store::{EmailFilter, EmailRecord};
+use crate::service::{EmailFilter, Recipients};
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 1000;
@@ -117,7 +121,7 @@ pub async fn send_emails(
         .doorman
         .send_invitations(recipients, force, Actor::ApiKey, wait)
         .await?;
-    Ok(Json(report))
+    Ok(Json(report.into()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -147,6 +151,18 @@ pub struct EmailsPage {
     pub next_offset: Option<i64>,
 }
 
+impl EmailsPage {
+    fn empty(state: &AppState, limit: i64, offset: i64) -> Self {
+        Self {
+            route: state.doorman.email_settings().route.name(),
+            emails: Vec::new(),
+            limit,
+            offset,
+            next_offset: None,
+        }
+    }
+}
+
 /// The queue and the outbox, newest first: recipient, status, attempts, last error,
 /// timestamps, and for the local outbox the rendered email.
 #[utoipa::path(get, path = "/api/emails", tag = "emails", params(EmailsQuery),
@@ -166,19 +182,26 @@ pub async fn list_emails(
             "limit must be between 1 and {MAX_LIMIT}, and offset not negative"
         )));
     }
+    // A state doorman never gives an email matches none.
+    let status = match query.status.as_deref().map(str::parse::<EmailState>) {
+        None => None,
+        Some(Ok(status)) => Some(status),
+        Some(Err(_)) => return Ok(Json(EmailsPage::empty(&state, limit, query.offset))),
+    };
     let filter = EmailFilter {
-        status: query.status,
+        status,
         invitee_id: query.invitee_id,
         batch_id: query.batch_id,
         limit,
         offset: query.offset,
     };
-    let emails = state
+    let emails: Vec<EmailRecord> = state
         .doorman
-        .store()
-        .emails(&filter)
-        .await
-        .map_err(ApiError::internal)?;
+        .list_emails(&filter)
+        .await?
+        .into_iter()
+        .map(EmailRecord::from)
+        .collect();
     let next_offset = (emails.len() as i64 == limit)
         .then(|| query.offset.checked_add(limit))
         .flatten();
@@ -206,10 +229,9 @@ pub async fn send_test_email(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<TestEmailBody>,
 ) -> Result<Json<TestReport>, ApiError> {
-    Ok(Json(
-        state
-            .doorman
-            .send_test_email(&body.to, Actor::ApiKey)
-            .await?,
-    ))
+    let report = state
+        .doorman
+        .send_test_email(&body.to, Actor::ApiKey)
+        .await?;
+    Ok(Json(report.into()))
 }

@@ -1,15 +1,19 @@
 //! SendGrid's v3 `mail/send` API: many recipients per request (one personalization
 //! each), with doorman's own bodies or a dynamic template.
 
+mod request;
+
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use reqwest::StatusCode;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::message::{Templates, Values, escape_html};
-use super::{Delivery, Outgoing};
+use super::{Composer, Delivery, Outgoing, TestAnswer, Transport};
 use crate::config::{Secret, SendGridSettings, Sender};
+use crate::domain::MailRoute;
 
 pub struct SendGrid {
     client: reqwest::Client,
@@ -17,6 +21,9 @@ pub struct SendGrid {
     api_key: Secret<String>,
     template_id: Option<String>,
     from: Sender,
+    /// Recipients per request (EMAIL_BATCH_SIZE).
+    batch_size: usize,
+    composer: Arc<Composer>,
 }
 
 /// SendGrid's answer, as received.
@@ -40,20 +47,14 @@ struct ErrorItem {
     field: Option<String>,
 }
 
-/// Per-recipient values travel as substitutions; the HTML and the plain text get their
-/// own tags where escaping makes them differ.
-const TAGS: [(&str, &str); 7] = [
-    ("%doorman_name_html%", "name"),
-    ("%doorman_name_text%", "name"),
-    ("%doorman_email_html%", "email"),
-    ("%doorman_email_text%", "email"),
-    ("%doorman_token%", "token"),
-    ("%doorman_expires_at%", "expires_at"),
-    ("%doorman_expires_in_days%", "expires_in_days"),
-];
-
 impl SendGrid {
-    pub fn new(settings: &SendGridSettings, from: &Sender, timeout: Duration) -> Self {
+    pub fn new(
+        settings: &SendGridSettings,
+        from: &Sender,
+        timeout: Duration,
+        batch_size: usize,
+        composer: Arc<Composer>,
+    ) -> Self {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -69,96 +70,13 @@ impl SendGrid {
             api_key: settings.api_key.clone(),
             template_id: settings.template_id.clone(),
             from: from.clone(),
+            batch_size,
+            composer,
         }
-    }
-
-    /// One request for all of `batch` (at most 1000 recipients, all invitations or all
-    /// reminders).
-    pub fn request(&self, templates: &Templates, subject: &str, batch: &[Outgoing]) -> Value {
-        let mut from = json!({ "email": self.from.email });
-        if let Some(name) = &self.from.name {
-            from["name"] = name.clone().into();
-        }
-        let personalizations: Vec<Value> = batch
-            .iter()
-            .map(|email| self.personalization(subject, email))
-            .collect();
-        let mut body = json!({ "personalizations": personalizations, "from": from });
-        match &self.template_id {
-            Some(id) => body["template_id"] = id.clone().into(),
-            None => {
-                let first = &batch[0].values;
-                let tagged = |html: bool| Values {
-                    name: tag("name", html),
-                    email: tag("email", html),
-                    token: tag("token", html),
-                    expires_at: tag("expires_at", html),
-                    expires_in_days: tag("expires_in_days", html),
-                    ..first.clone()
-                };
-                body["content"] = json!([
-                    { "type": "text/plain", "value": templates.text(&tagged(false)) },
-                    { "type": "text/html", "value": templates.html(&tagged(true)) },
-                ]);
-            }
-        }
-        body
-    }
-
-    fn personalization(&self, subject: &str, email: &Outgoing) -> Value {
-        // SendGrid refuses ';' and ',' in recipient names.
-        let name: String = email
-            .values
-            .name
-            .chars()
-            .filter(|c| !matches!(c, ';' | ','))
-            .collect();
-        let mut to = json!({ "email": email.to });
-        if !name.trim().is_empty() {
-            to["name"] = name.trim().into();
-        }
-        let mut custom_args = Map::new();
-        if let Some(id) = email.invitee_id {
-            custom_args.insert("invitee_id".into(), id.to_string().into());
-        }
-        if let Some(id) = email.email_id {
-            custom_args.insert("email_id".into(), id.to_string().into());
-        }
-        let mut p = json!({ "to": [to], "custom_args": custom_args });
-        let v = &email.values;
-        match &self.template_id {
-            Some(_) => {
-                p["dynamic_template_data"] = json!({
-                    "name": v.name,
-                    "token": v.token,
-                    "expires_in_days": v.expires_in_days,
-                    "expires_at": v.expires_at,
-                    "invite_url": v.invite_url,
-                    "community": v.community,
-                    "reminder": v.reminder,
-                    "subject": subject,
-                });
-            }
-            None => {
-                p["subject"] = subject.into();
-                let mut subs = Map::new();
-                for (tag, key) in TAGS {
-                    let raw = v.get(key).unwrap_or_default();
-                    let value = if tag.ends_with("_html%") {
-                        escape_html(&raw)
-                    } else {
-                        raw
-                    };
-                    subs.insert(tag.into(), value.into());
-                }
-                p["substitutions"] = subs.into();
-            }
-        }
-        p
     }
 
     /// Posts a request and returns SendGrid's answer as is.
-    pub async fn post(&self, body: &Value) -> Result<Answer, reqwest::Error> {
+    async fn post(&self, body: &Value) -> Result<Answer, reqwest::Error> {
         let response = self
             .client
             .post(self.endpoint.clone())
@@ -190,7 +108,7 @@ impl SendGrid {
     /// Sends a batch of `count` personalizations; returns what became of each. When
     /// SendGrid refuses the request because of particular recipients, only they fail:
     /// the others go again at once, in a request without them.
-    pub async fn send(&self, body: &Value, count: usize) -> Vec<Delivery> {
+    async fn send(&self, body: &Value, count: usize) -> Vec<Delivery> {
         let answer = match self.post(body).await {
             Ok(answer) => answer,
             Err(e) => {
@@ -226,6 +144,47 @@ impl SendGrid {
     }
 }
 
+impl Transport for SendGrid {
+    fn route(&self) -> MailRoute {
+        MailRoute::SendGrid
+    }
+
+    fn batch_limit(&self) -> usize {
+        self.batch_size
+    }
+
+    fn send_batch<'a>(&'a self, batch: &'a [Outgoing]) -> BoxFuture<'a, Vec<Delivery>> {
+        Box::pin(async move {
+            let Some(first) = batch.first() else {
+                return Vec::new();
+            };
+            let subject = self.composer.subject(first.values.reminder);
+            let body = self.request(&subject, batch);
+            self.send(&body, batch.len()).await
+        })
+    }
+
+    fn send_test<'a>(&'a self, email: &'a Outgoing) -> BoxFuture<'a, TestAnswer> {
+        Box::pin(async move {
+            let subject = self.composer.subject(email.values.reminder);
+            let body = self.request(&subject, std::slice::from_ref(email));
+            match self.post(&body).await {
+                Ok(answer) => TestAnswer {
+                    accepted: (200..300).contains(&answer.status),
+                    status: Some(answer.status),
+                    response: answer.body,
+                    message_id: answer.message_id,
+                    kept: None,
+                },
+                Err(e) => TestAnswer {
+                    response: network_error(&e),
+                    ..TestAnswer::default()
+                },
+            }
+        })
+    }
+}
+
 /// The personalizations a refusal names (`"field": "personalizations.3.to.0.email"`), if
 /// every error names one.
 fn blamed_personalizations(body: &str) -> Option<Vec<usize>> {
@@ -243,20 +202,14 @@ fn blamed_personalizations(body: &str) -> Option<Vec<usize>> {
         .collect()
 }
 
-fn tag(key: &str, html: bool) -> String {
-    match key {
-        "name" | "email" => format!("%doorman_{key}_{}%", if html { "html" } else { "text" }),
-        _ => format!("%doorman_{key}%"),
-    }
-}
-
 /// What an answer means for the email: 2xx accepted; 429 and 5xx worth retrying (429
 /// after its Retry-After); any other refusal final, with SendGrid's own reason.
-pub fn classify(answer: &Answer) -> Delivery {
+fn classify(answer: &Answer) -> Delivery {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if status.is_success() {
         return Delivery::Accepted {
             message_id: answer.message_id.clone(),
+            kept: None,
         };
     }
     let reason = reason(&answer.body);
@@ -301,7 +254,7 @@ fn reason(body: &str) -> String {
 
 /// A network failure, without anything secret (the key travels in a header, never in
 /// the URL, so reqwest's message is safe to keep).
-pub fn network_error(e: &reqwest::Error) -> String {
+fn network_error(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "SendGrid did not answer in time".into()
     } else if e.is_connect() {
@@ -338,7 +291,8 @@ mod tests {
         assert_eq!(
             classify(&answer(202, "", None)),
             Delivery::Accepted {
-                message_id: Some("abc".into())
+                message_id: Some("abc".into()),
+                kept: None,
             }
         );
         assert!(matches!(

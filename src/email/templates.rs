@@ -1,5 +1,5 @@
-//! What an invitation says: templates shipped in the binary (or an operator's files),
-//! rendered for one recipient, every inserted value escaped in the HTML body.
+//! The invitation's templates, shipped in the binary (or an operator's files), rendered
+//! for one recipient with every inserted value escaped in the HTML body.
 //!
 //! The syntax is deliberately tiny: `{{name}}` inserts a value, `{{#key}}...{{/key}}`
 //! keeps its content only when the value is set. Anything else in braces is an error at
@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use super::compose::Values;
 
 const HTML: &str = include_str!("templates/invitation.html");
 const TEXT: &str = include_str!("templates/invitation.txt");
@@ -81,58 +81,6 @@ impl Templates {
 
     pub fn text(&self, values: &Values) -> String {
         render(&self.text, &|key| values.get(key))
-    }
-}
-
-/// Everything about one email that the templates can show.
-#[derive(Debug, Clone)]
-pub struct Values {
-    pub name: String,
-    pub email: String,
-    /// The token as the recipient should read it (grouped: `ABCD-EFGH`).
-    pub token: String,
-    pub expires_at: String,
-    pub expires_in_days: String,
-    pub community: String,
-    pub invite_url: Option<String>,
-    pub reminder: bool,
-}
-
-impl Values {
-    pub fn get(&self, key: &str) -> Option<String> {
-        let value = match key {
-            "name" => self.name.clone(),
-            "email" => self.email.clone(),
-            "token" => self.token.clone(),
-            "expires_at" => self.expires_at.clone(),
-            "expires_in_days" => self.expires_in_days.clone(),
-            "community" => self.community.clone(),
-            "invite_url" => self.invite_url.clone()?,
-            "reminder" => return self.reminder.then(|| "yes".to_owned()),
-            _ => return None,
-        };
-        Some(value)
-    }
-}
-
-/// How an expiry reads in an email: "2026-12-01 14:00 UTC".
-pub fn format_expiry(expires_at: DateTime<Utc>) -> String {
-    expires_at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-/// Whole days left, rounded up, so a token issued for 7 days says 7.
-pub fn days_left(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let seconds = (expires_at - now).num_seconds().max(0);
-    ((seconds + 86_399) / 86_400).to_string()
-}
-
-/// The subject line: `{community}` replaced, "Reminder: " in front of reminders.
-pub fn subject(template: &str, community: &str, reminder: bool) -> String {
-    let subject = template.replace("{community}", community);
-    if reminder {
-        format!("Reminder: {subject}")
-    } else {
-        subject
     }
 }
 
@@ -322,12 +270,5 @@ mod tests {
         );
         std::fs::write(dir.path().join("invitation.html"), "{{#reminder}}x").unwrap();
         assert!(Templates::load(Some(dir.path())).is_err());
-    }
-
-    #[test]
-    fn days_left_round_up() {
-        let now = Utc::now();
-        assert_eq!(days_left(now + chrono::Duration::days(7), now), "7");
-        assert_eq!(days_left(now + chrono::Duration::hours(30), now), "2");
     }
 }
