@@ -5,12 +5,14 @@ mod email;
 mod email_status;
 pub mod event;
 pub mod invitee;
+pub mod membership;
 mod text_enum;
 pub mod token;
 
 pub use clock::{Clock, ShiftedClock, SystemClock};
 pub use email::{Email, EmailError};
 pub use email_status::EmailStatus;
+pub use membership::{Change, MemberState, Membership};
 pub use text_enum::UnknownWord;
 pub(crate) use text_enum::text_enum;
 

@@ -2,7 +2,7 @@
 //! UI and the Discord bot alike. Nothing here knows about HTTP or Discord.
 
 mod emails;
-mod gate;
+mod membership;
 mod tokens;
 mod verification;
 
@@ -18,9 +18,8 @@ use crate::domain::token::TokenKeys;
 use crate::store::{Store, StoreError};
 
 pub use emails::{QueuedBatch, Recipients, SendReport, Skipped, TestReport, WebhookReport};
-pub use gate::{
-    DueKicks, GateRules, JoinDecision, KickReason, MemberVerification, RefusalNotice,
-    VerificationRequest, kick_retry_after,
+pub use membership::{
+    DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, MemberVerification,
 };
 pub use tokens::IssuedToken;
 pub use verification::{AttemptSource, VerifyOutcome, VerifyRequest};

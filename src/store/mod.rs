@@ -23,7 +23,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use batch::{Failed, OutcomeWriter, Verified};
 pub(crate) use columns::{Op, text_column};
-pub use discord::{DiscordMember, MemberState};
+pub use discord::{DiscordMember, GuildSettings};
 pub use emails::{
     BatchCounts, ClaimedEmail, EmailFilter, EmailRecord, EmailResult, QueueItem, QueueRules,
     WebhookChange,
