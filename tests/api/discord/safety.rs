@@ -190,6 +190,16 @@ on_both_databases! {
         assert!(text.contains("Discord refused to give them"), "{text}");
     }
 
+    async fn an_unknown_stored_state_is_an_error_not_a_guess(backend: Backend) {
+        let world = World::start(backend, &[]).await;
+        world.discord.member_join(ANA, "ana").await;
+        world.prompt_for(ANA).await;
+        world.app.sql("UPDATE discord_members SET state = 'paused'").await;
+        let guild = twilight_model::id::Id::new(world.discord.guild_id());
+        let read = world.app.doorman.discord_member(guild, twilight_model::id::Id::new(ANA)).await;
+        assert!(read.is_err(), "{read:?}");
+    }
+
     async fn an_attempt_after_the_member_changed_never_counts(backend: Backend) {
         let world = World::start(backend, &[("MAX_VERIFY_ATTEMPTS", "1")]).await;
         world.add_old_member(ADMIN);

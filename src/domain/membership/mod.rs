@@ -1,6 +1,7 @@
 //! The rules of the door, as pure decisions: given where a member stands and what just
 //! happened, where they stand next and what the bot must do about it. The service reads
 //! the member, asks [`decide`], and writes the change with its event in one transaction.
+//! Nothing here knows Discord's ids: a member is whatever record the caller read.
 
 use std::time::Duration;
 
@@ -8,6 +9,15 @@ use chrono::{DateTime, Utc};
 
 use super::event::EventKind;
 use super::text_enum;
+
+mod decide;
+mod limits;
+
+pub use decide::{Change, Decision, Input, Then, decide};
+pub use limits::{
+    AttemptOutcome, BURST_WINDOW, attempt_outcome, burst_must_hold, kick_retry_after,
+    needs_catch_up,
+};
 
 text_enum! {
     /// Where a member stands with verification.
@@ -88,43 +98,6 @@ impl KickReason {
     }
 }
 
-/// What happened to a member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Input {
-    /// They joined (or came back). `verified_before`: their account is linked to a
-    /// verified invitee.
-    Joined {
-        verified_before: bool,
-    },
-    /// They asked to verify (`/verify`); `joined_at` is when Discord says they joined
-    /// (None: unknown, so from before doorman).
-    AskedToVerify {
-        joined_at: Option<DateTime<Utc>>,
-    },
-    /// Their prompt reached them (`fell_back`: in the channel, as their DMs were closed).
-    Prompted {
-        fell_back: bool,
-    },
-    Left,
-    /// An attempt with a wrong email or token.
-    FailedAttempt,
-    /// They proved their invitation (`by_admin`: an admin let them in without a token).
-    Verified {
-        by_admin: bool,
-    },
-    /// Their deadline passed; `burst`: more kicks came due at once than the limit allows.
-    DeadlineReached {
-        burst: bool,
-    },
-    /// Their deadline passed, but they had left the server meanwhile.
-    DueButGone,
-    /// Their deadline passed, but they hold the member role (let in by hand).
-    DueButLetIn,
-    Kicked(KickReason),
-    /// Discord refused to kick them.
-    KickRefused,
-}
-
 /// What a member's answer to `/verify` is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerificationRequest {
@@ -162,251 +135,9 @@ pub enum RefusalNotice {
     Quiet,
 }
 
-/// The write a decision needs. Each is guarded by the states it is valid from, so a stale
-/// decision cannot undo a newer one (a verification that landed meanwhile): a guarded
-/// change that finds the member moved on is not written, and its `then` does not hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    None,
-    /// A new verification round with this deadline, only from idle (no record, kicked
-    /// or lapsed); the round's counters start from zero.
-    Start {
-        deadline: DateTime<Utc>,
-    },
-    /// Verified, from any state, the round's counters cleared.
-    Verify,
-    /// To `to` from one of `from`, releasing any lease.
-    Move {
-        from: &'static [MemberState],
-        to: MemberState,
-    },
-    /// One more failed attempt in the pending round that ends at `round`.
-    CountAttempt {
-        round: Option<DateTime<Utc>>,
-    },
-    /// A refused kick, still pending: left alone until `retry_at`; `reported_at`, when
-    /// given, notes that an admin is told now.
-    PostponeKick {
-        retry_at: DateTime<Utc>,
-        reported_at: Option<DateTime<Utc>>,
-    },
-}
-
-/// What the bot does once the change is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Then {
-    Nothing,
-    /// Give the roles, no prompt.
-    Welcome,
-    /// Ask them to verify by `deadline`.
-    Prompt {
-        deadline: DateTime<Utc>,
-    },
-    Answer(VerificationRequest),
-    /// Their attempt was not counted: they have no pending verification.
-    NotPending,
-    Kick(KickReason),
-    /// Tell (or do not tell) an admin that the kick was refused.
-    Report(RefusalNotice),
-}
-
-/// The next step for one member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    pub change: Change,
-    /// The event recorded with the change (also when a guarded change finds nothing to do:
-    /// the event says what happened, not what doorman did about it).
-    pub event: Option<EventKind>,
-    pub then: Then,
-}
-
-impl Decision {
-    fn new(change: Change, event: Option<EventKind>, then: Then) -> Self {
-        Self {
-            change,
-            event,
-            then,
-        }
-    }
-}
-
-const FROM_PENDING: &[MemberState] = &[MemberState::Pending];
-const FROM_WAITING: &[MemberState] = &[MemberState::Pending, MemberState::Held];
-
-/// The door's state machine: where a member (`current`, None if doorman never dealt with
-/// them) goes on `input`, and what follows.
-pub fn decide(current: Option<&Membership>, input: Input, rules: &Rules) -> Decision {
-    let state = current.map(|m| m.state);
-    let waiting_deadline = current
-        .filter(|m| m.state.is_waiting())
-        .and_then(|m| m.deadline);
-    match input {
-        Input::Joined { verified_before } => {
-            let joined = Some(EventKind::DiscordMemberJoined);
-            if verified_before || state == Some(MemberState::Verified) {
-                return Decision::new(Change::Verify, joined, Then::Welcome);
-            }
-            // The deadline belongs to the person: rejoining keeps it.
-            if let Some(deadline) = waiting_deadline {
-                return Decision::new(Change::None, joined, Then::Prompt { deadline });
-            }
-            let deadline = rules.fresh_deadline();
-            Decision::new(
-                Change::Start { deadline },
-                joined,
-                Then::Prompt { deadline },
-            )
-        }
-        Input::AskedToVerify { joined_at } => {
-            if let Some(known) = current.and_then(VerificationRequest::from_state) {
-                return Decision::new(Change::None, None, Then::Answer(known));
-            }
-            // Only someone doorman may remove gets a deadline.
-            if joined_at.is_none_or(|joined| joined <= rules.first_connected) {
-                let answer = Then::Answer(VerificationRequest::NotNeeded);
-                return Decision::new(Change::None, None, answer);
-            }
-            let deadline = rules.fresh_deadline();
-            let answer = Then::Answer(VerificationRequest::Pending { deadline });
-            Decision::new(Change::Start { deadline }, None, answer)
-        }
-        Input::Prompted { fell_back } => {
-            let kind = if fell_back {
-                EventKind::DiscordPromptFellBackToChannel
-            } else {
-                EventKind::DiscordPrompted
-            };
-            Decision::new(Change::None, Some(kind), Then::Nothing)
-        }
-        Input::Left => Decision::new(
-            Change::None,
-            Some(EventKind::DiscordMemberLeft),
-            Then::Nothing,
-        ),
-        Input::FailedAttempt => match current {
-            Some(member) if member.state == MemberState::Pending => {
-                let round = member.deadline;
-                Decision::new(Change::CountAttempt { round }, None, Then::Nothing)
-            }
-            _ => Decision::new(Change::None, None, Then::NotPending),
-        },
-        Input::Verified { by_admin } => {
-            let event = by_admin.then_some(EventKind::DiscordForceVerified);
-            Decision::new(Change::Verify, event, Then::Welcome)
-        }
-        Input::DeadlineReached { burst } => {
-            let confirmed = current.is_some_and(|m| m.kick_confirmed);
-            if burst && !confirmed {
-                let hold = Change::Move {
-                    from: FROM_PENDING,
-                    to: MemberState::Held,
-                };
-                return Decision::new(hold, None, Then::Nothing);
-            }
-            Decision::new(Change::None, None, Then::Kick(KickReason::Timeout))
-        }
-        Input::DueButGone => Decision::new(
-            Change::Move {
-                from: FROM_PENDING,
-                to: MemberState::Lapsed,
-            },
-            None,
-            Then::Nothing,
-        ),
-        Input::DueButLetIn => Decision::new(
-            Change::Move {
-                from: FROM_PENDING,
-                to: MemberState::Verified,
-            },
-            None,
-            Then::Nothing,
-        ),
-        Input::Kicked(reason) => Decision::new(
-            Change::Move {
-                from: FROM_WAITING,
-                to: MemberState::Kicked,
-            },
-            Some(reason.event_kind()),
-            Then::Nothing,
-        ),
-        Input::KickRefused => {
-            let (refusals, reported) =
-                current.map_or((0, None), |m| (m.kick_refusals, m.refusal_reported_at));
-            let notice = match reported {
-                None => RefusalNotice::First,
-                Some(at) if rules.now - at >= REFUSAL_REMINDER_EVERY => RefusalNotice::Reminder,
-                Some(_) => RefusalNotice::Quiet,
-            };
-            let change = Change::PostponeKick {
-                retry_at: rules.now + kick_retry_after(refusals),
-                reported_at: (notice != RefusalNotice::Quiet).then_some(rules.now),
-            };
-            Decision::new(change, None, Then::Report(notice))
-        }
-    }
-}
-
-/// How a counted failed attempt ends; `counted` is the new count, or None when the
-/// member changed meanwhile, which must never turn into a kick.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptOutcome {
-    TryAgain {
-        attempts_left: u32,
-    },
-    /// The last allowed attempt failed: kick them.
-    OutOfAttempts,
-    NotPending,
-}
-
-pub fn attempt_outcome(counted: Option<i64>, max_attempts: u32) -> AttemptOutcome {
-    let Some(attempts) = counted else {
-        return AttemptOutcome::NotPending;
-    };
-    let max = i64::from(max_attempts);
-    if attempts >= max {
-        return AttemptOutcome::OutOfAttempts;
-    }
-    AttemptOutcome::TryAgain {
-        attempts_left: u32::try_from(max - attempts).unwrap_or(u32::MAX),
-    }
-}
-
-/// Whether the unconfirmed kicks that came due must wait for an admin: more than
-/// `limit` kicks within a minute (`recent` already made) means an outage or a
-/// misconfigured role, not a wave of people who ignored their prompt.
-pub fn burst_must_hold(recent: i64, unconfirmed: usize, limit: u32) -> bool {
-    let unconfirmed = i64::try_from(unconfirmed).unwrap_or(i64::MAX);
-    recent.saturating_add(unconfirmed) > i64::from(limit)
-}
-
-/// How far back kicks count towards the burst limit.
-pub const BURST_WINDOW: chrono::Duration = chrono::Duration::minutes(1);
-
-/// Whether doorman should look at a member again after downtime: someone who joined
-/// since doorman first connected, or one doorman dealt with before, and who has no
-/// verification waiting. The unverified role alone proves nothing (another bot may have
-/// given it): a member from before doorman is one doorman has never dealt with.
-pub fn needs_catch_up(current: Option<&Membership>, joined_since: bool) -> bool {
-    match current {
-        None => joined_since,
-        Some(member) => !member.state.is_waiting(),
-    }
-}
-
-/// How long after its `refusals`-th refused kick (0 for the first) a member is tried
-/// again: a minute, doubling, at most an hour.
-pub fn kick_retry_after(refusals: i64) -> chrono::Duration {
-    let doublings = u32::try_from(refusals.clamp(0, 6)).unwrap_or(6);
-    let wait = chrono::Duration::minutes(1) * 2_i32.pow(doublings);
-    wait.min(KICK_RETRY_CAP)
-}
-
-const KICK_RETRY_CAP: chrono::Duration = chrono::Duration::hours(1);
-/// While a kick stays refused, the admin is reminded this often, not at every retry.
-const REFUSAL_REMINDER_EVERY: chrono::Duration = chrono::Duration::hours(6);
-
 #[cfg(test)]
 mod tests {
+    use super::decide::{FROM_PENDING, FROM_WAITING};
     use super::*;
 
     use MemberState::{Held, Kicked, Lapsed, Pending, Verified};
