@@ -6,12 +6,11 @@ use twilight_model::application::interaction::modal::{
 };
 use twilight_model::application::interaction::{Interaction, InteractionData};
 use twilight_model::http::interaction::InteractionResponse;
-use twilight_model::id::Id;
 
 use super::Bot;
 use super::messages::{self, CustomId, EMAIL_FIELD, TOKEN_FIELD};
-use crate::domain::invitee::DiscordUserId;
-use crate::service::{KickReason, MemberVerification, ServiceError};
+use crate::domain::membership::KickReason;
+use crate::service::{MemberVerification, ServiceError};
 
 impl Bot {
     pub(super) async fn interaction(&self, interaction: Interaction) -> anyhow::Result<()> {
@@ -52,7 +51,7 @@ impl Bot {
                 guild_id,
                 user_id: owner,
             }) => {
-                if owner != user_id.get() {
+                if owner != user_id {
                     return self
                         .respond(
                             interaction,
@@ -65,10 +64,7 @@ impl Bot {
             Some(CustomId::Panel { guild_id }) => guild_id,
             _ => return Ok(()),
         };
-        let pending = self
-            .doorman
-            .pending_member(&guild_id.to_string(), &user_id.to_string())
-            .await?;
+        let pending = self.doorman.pending_member(guild_id, user_id).await?;
         let response = if pending.is_some() {
             messages::modal(guild_id)
         } else {
@@ -92,23 +88,10 @@ impl Bot {
         };
         let field = |name: &str| field_value(&modal.components, name).unwrap_or_default();
         let (email, token) = (field(EMAIL_FIELD), field(TOKEN_FIELD));
-        let (Some(discord_user), Some(guild)) = (
-            DiscordUserId::parse(&user_id.to_string()).ok(),
-            Id::new_checked(guild_id),
-        ) else {
-            return self
-                .respond(interaction, &messages::ephemeral("This form is not valid."))
-                .await;
-        };
+        let guild = guild_id;
         let result = self
             .doorman
-            .verify_member(
-                &guild_id.to_string(),
-                &discord_user,
-                &email,
-                &token,
-                &self.rules,
-            )
+            .verify_member(guild, user_id, &email, &token, &self.rules)
             .await;
         let outcome = match result {
             Ok(outcome) => outcome,

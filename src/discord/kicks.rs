@@ -14,7 +14,15 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::{GuildMarker, UserMarker};
 
 use super::{Bot, CANNOT_MESSAGE_USER, MISSING_PERMISSIONS, UNKNOWN_MEMBER, discord_error_code};
-use crate::service::{KickReason, RefusalNotice};
+use crate::domain::membership::{KickReason, RefusalNotice};
+
+/// Shown in the server's audit log.
+pub(super) fn audit_log_text(reason: KickReason) -> &'static str {
+    match reason {
+        KickReason::Timeout => "Verification timeout",
+        KickReason::Attempts => "Verification failed too many times",
+    }
+}
 
 impl Bot {
     /// Kicks a member whose verification ended badly, and records it.
@@ -24,22 +32,25 @@ impl Bot {
         user_id: Id<UserMarker>,
         reason: KickReason,
     ) -> anyhow::Result<()> {
-        let (guild, user) = (guild_id.to_string(), user_id.to_string());
         let kicked = self
             .http
             .remove_guild_member(guild_id, user_id)
-            .reason(reason.audit_log_text())
+            .reason(audit_log_text(reason))
             .await;
         match kicked {
             Ok(_) => {}
             Err(error) if discord_error_code(&error) == Some(UNKNOWN_MEMBER) => {
                 self.doorman
-                    .member_needs_no_kick(&guild, &user, false)
+                    .member_needs_no_kick(guild_id, user_id, false, &self.rules)
                     .await?;
                 return Ok(());
             }
             Err(error) if discord_error_code(&error) == Some(MISSING_PERMISSIONS) => {
-                let problem = match self.doorman.kick_refused(&guild, &user).await? {
+                let problem = match self
+                    .doorman
+                    .kick_refused(guild_id, user_id, &self.rules)
+                    .await?
+                {
                     RefusalNotice::First => format!(
                         "Discord refused to remove <@{user_id}>: doorman needs Kick Members and a role above theirs. \
                          It will try again, less and less often."
@@ -49,16 +60,18 @@ impl Bot {
                     ),
                     RefusalNotice::Quiet => return Ok(()),
                 };
-                self.doorman.discord_problem(&guild, &problem).await?;
+                self.doorman.discord_problem(guild_id, &problem).await?;
                 self.log(guild_id, &problem).await;
                 return Ok(());
             }
             Err(error) => return Err(error).context("kicking"),
         }
-        self.doorman.member_kicked(&guild, &user, reason).await?;
+        self.doorman
+            .member_kicked(guild_id, user_id, reason, &self.rules)
+            .await?;
         self.log(
             guild_id,
-            &format!("<@{user_id}> was removed: {}", reason.audit_log_text()),
+            &format!("<@{user_id}> was removed: {}", audit_log_text(reason)),
         )
         .await;
         self.farewell(user_id, reason).await;

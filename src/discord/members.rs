@@ -1,24 +1,24 @@
-//! Members arriving, leaving and being let in: prompts, roles, kicks, and the catch-up
-//! after doorman was down.
+//! Members arriving, leaving and being let in, and the catch-up after doorman was down.
+
+mod prompt;
+mod roles;
 
 use anyhow::Context;
-use twilight_model::channel::message::AllowedMentions;
+use chrono::{DateTime, Utc};
 use twilight_model::gateway::payload::incoming::{
     GuildCreate, MemberAdd, MemberRemove, MemberUpdate,
 };
-use twilight_model::guild::Member;
 use twilight_model::id::Id;
-use twilight_model::id::marker::{GuildMarker, RoleMarker, UserMarker};
+use twilight_model::id::marker::{GuildMarker, UserMarker};
+use twilight_model::util::Timestamp;
 
+use super::Bot;
 use super::guilds::{GuildInfo, text_channels};
-use super::{Bot, CANNOT_MESSAGE_USER, MISSING_PERMISSIONS, discord_error_code, messages};
-use crate::config::RuleField;
-use crate::domain::invitee::Invitee;
 use crate::service::JoinDecision;
-use crate::store::MemberState;
 
-fn joined_micros(member: &Member) -> Option<i64> {
-    member.joined_at.map(|t| t.as_micros())
+/// Whether Discord's join time is after doorman first saw the server.
+fn joined_since(joined_at: Option<Timestamp>, first_connected: DateTime<Utc>) -> bool {
+    joined_at.is_some_and(|t| t.as_micros() > first_connected.timestamp_micros())
 }
 
 impl Bot {
@@ -29,6 +29,9 @@ impl Bot {
         if !self.serves(guild.id.get()) {
             return Ok(());
         }
+        // Before anything else: whoever joins from this moment on is doorman's to ask,
+        // even if doorman stops again before the catch-up below is done.
+        let first_connected = self.doorman.guild_first_connected(guild.id).await?;
         self.guilds.put(
             guild.id,
             GuildInfo {
@@ -39,18 +42,17 @@ impl Bot {
         if self.settings.guild_id == Some(guild.id.get()) {
             self.register_commands(Some(guild.id)).await;
         }
-        self.reconcile(guild.id).await
+        self.reconcile(guild.id, first_connected).await
     }
 
     /// Catches up after downtime: members who joined since doorman first connected (or who
     /// hold the unverified role) and have no verification under way get one. Members who
     /// were there before doorman are never prompted or kicked automatically.
-    async fn reconcile(&self, guild_id: Id<GuildMarker>) -> anyhow::Result<()> {
-        let first_connected = self
-            .doorman
-            .guild_first_connected(&guild_id.to_string())
-            .await?;
-        let first_micros = first_connected.timestamp_micros();
+    async fn reconcile(
+        &self,
+        guild_id: Id<GuildMarker>,
+        first_connected: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
         let info = self.guild_info(guild_id).await?;
         let member_role = info.role(&self.settings.member_role_name).map(|r| r.id);
         let unverified_role = info.role(&self.settings.unverified_role_name).map(|r| r.id);
@@ -71,27 +73,18 @@ impl Bot {
                 {
                     continue;
                 }
-                let joined_since = joined_micros(&member).is_some_and(|j| j > first_micros);
+                let joined_since = joined_since(member.joined_at, first_connected);
                 let marked = unverified_role.is_some_and(|r| member.roles.contains(&r));
                 if !(joined_since || marked) {
                     continue;
                 }
-                let state = self
+                if self
                     .doorman
-                    .store()
-                    .discord_member(&guild_id.to_string(), &member.user.id.to_string())
-                    .await?;
-                // The role alone proves nothing (another bot may have given it): a member
-                // from before doorman is one doorman has never dealt with.
-                if !joined_since && state.is_none() {
-                    continue;
-                }
-                if state
-                    .is_some_and(|m| matches!(m.state, MemberState::Pending | MemberState::Held))
+                    .needs_catch_up(guild_id, member.user.id, joined_since)
+                    .await?
                 {
-                    continue;
+                    self.admit(guild_id, member.user.id).await?;
                 }
-                self.admit(guild_id, member.user.id).await?;
             }
             if page_len < 1000 {
                 break;
@@ -117,30 +110,26 @@ impl Bot {
         if update.user.bot || update.pending || !self.serves(update.guild_id.get()) {
             return Ok(());
         }
-        let guild = update.guild_id.to_string();
+        let (guild_id, user_id) = (update.guild_id, update.user.id);
         if self
             .doorman
-            .store()
-            .discord_member(&guild, &update.user.id.to_string())
+            .discord_member(guild_id, user_id)
             .await?
             .is_some()
         {
             return Ok(());
         }
-        let first_connected = self.doorman.guild_first_connected(&guild).await?;
-        let joined_since = update
-            .joined_at
-            .is_some_and(|t| t.as_micros() > first_connected.timestamp_micros());
-        if !joined_since {
+        let first_connected = self.doorman.guild_first_connected(guild_id).await?;
+        if !joined_since(update.joined_at, first_connected) {
             return Ok(());
         }
         let member_role = self
-            .role_id(update.guild_id, &self.settings.member_role_name)
+            .role_id(guild_id, &self.settings.member_role_name)
             .await?;
         if member_role.is_some_and(|r| update.roles.contains(&r)) {
             return Ok(());
         }
-        self.admit(update.guild_id, update.user.id).await
+        self.admit(guild_id, user_id).await
     }
 
     pub(super) async fn member_removed(&self, member: MemberRemove) -> anyhow::Result<()> {
@@ -148,7 +137,7 @@ impl Bot {
             return Ok(());
         }
         self.doorman
-            .member_left(&member.guild_id.to_string(), &member.user.id.to_string())
+            .member_left(member.guild_id, member.user.id, &self.rules)
             .await?;
         Ok(())
     }
@@ -161,7 +150,7 @@ impl Bot {
     ) -> anyhow::Result<()> {
         let decision = self
             .doorman
-            .member_joined(&guild_id.to_string(), &user_id.to_string(), &self.rules)
+            .member_joined(guild_id, user_id, &self.rules)
             .await?;
         match decision {
             JoinDecision::Welcome { invitee } => {
@@ -185,169 +174,5 @@ impl Bot {
             JoinDecision::Underway => {}
         }
         Ok(())
-    }
-
-    /// Sends the prompt by DM; when DMs are closed, in the verification channel instead.
-    pub(super) async fn send_prompt(
-        &self,
-        guild_id: Id<GuildMarker>,
-        user_id: Id<UserMarker>,
-        deadline: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<()> {
-        let (embed, button) = messages::prompt(
-            &self.settings.community_name,
-            guild_id.get(),
-            user_id.get(),
-            deadline,
-        );
-        let (guild, user) = (guild_id.to_string(), user_id.to_string());
-        let dm = self
-            .http
-            .create_private_channel(user_id)
-            .await
-            .context("opening a DM")?
-            .model()
-            .await?;
-        let sent = self
-            .http
-            .create_message(dm.id)
-            .embeds(std::slice::from_ref(&embed))
-            .components(std::slice::from_ref(&button))
-            .await;
-        match sent {
-            Ok(_) => {
-                self.doorman.member_prompted(&guild, &user, false).await?;
-                self.log(
-                    guild_id,
-                    &format!("<@{user_id}> joined and was asked to verify by DM"),
-                )
-                .await;
-                return Ok(());
-            }
-            Err(error) if discord_error_code(&error) == Some(CANNOT_MESSAGE_USER) => {}
-            Err(error) => return Err(error).context("sending the prompt by DM"),
-        }
-        let info = self.guild_info(guild_id).await?;
-        let Some(channel) = info.channel(&self.settings.verification_channel_name) else {
-            let problem = format!(
-                "cannot prompt <@{user_id}>: their DMs are closed and there is no #{} channel",
-                self.settings.verification_channel_name
-            );
-            self.doorman.discord_problem(&guild, &problem).await?;
-            self.log(guild_id, &problem).await;
-            return Ok(());
-        };
-        let mention = AllowedMentions {
-            users: vec![user_id],
-            ..Default::default()
-        };
-        self.http
-            .create_message(channel)
-            .content(&format!("<@{user_id}>"))
-            .embeds(&[embed])
-            .components(&[button])
-            .allowed_mentions(Some(&mention))
-            .await
-            .context("posting the prompt in the verification channel")?;
-        self.doorman.member_prompted(&guild, &user, true).await?;
-        self.log(
-            guild_id,
-            &format!(
-                "<@{user_id}> joined; DMs closed, asked in #{}",
-                self.settings.verification_channel_name
-            ),
-        )
-        .await;
-        Ok(())
-    }
-
-    /// The member role, the cohort roles the roster's rules give, and no unverified role.
-    /// False when the member role could not be given (the problem is reported).
-    pub(super) async fn grant_roles(
-        &self,
-        guild_id: Id<GuildMarker>,
-        user_id: Id<UserMarker>,
-        invitee: Option<&Invitee>,
-    ) -> anyhow::Result<bool> {
-        let info = self.guild_info(guild_id).await?;
-        let Some(member_role) = info.role(&self.settings.member_role_name).map(|r| r.id) else {
-            let problem = format!(
-                "there is no '{}' role to give <@{user_id}>; run /setup_roles",
-                self.settings.member_role_name
-            );
-            self.doorman
-                .discord_problem(&guild_id.to_string(), &problem)
-                .await?;
-            self.log(guild_id, &problem).await;
-            return Ok(false);
-        };
-        if !self.add_role(guild_id, user_id, member_role).await? {
-            return Ok(false);
-        }
-        if let Some(invitee) = invitee {
-            for rule in &self.settings.role_rules {
-                let value = match rule.field {
-                    RuleField::College => &invitee.college,
-                    RuleField::Branch => &invitee.branch,
-                    RuleField::Year => &invitee.year,
-                };
-                if !value.eq_ignore_ascii_case(&rule.value) {
-                    continue;
-                }
-                match info.role(&rule.role) {
-                    Some(role) => {
-                        self.add_role(guild_id, user_id, role.id).await?;
-                    }
-                    None => {
-                        let problem = format!(
-                            "ROLE_RULES names a role '{}' the server does not have",
-                            rule.role
-                        );
-                        self.doorman
-                            .discord_problem(&guild_id.to_string(), &problem)
-                            .await?;
-                    }
-                }
-            }
-        }
-        if let Some(unverified) = info.role(&self.settings.unverified_role_name) {
-            let removed = self
-                .http
-                .remove_guild_member_role(guild_id, user_id, unverified.id)
-                .await;
-            if let Err(error) = removed {
-                tracing::warn!(%error, "cannot remove the unverified role");
-            }
-        }
-        Ok(true)
-    }
-
-    /// Gives a role; false when Discord refused (reported to the admins).
-    async fn add_role(
-        &self,
-        guild_id: Id<GuildMarker>,
-        user_id: Id<UserMarker>,
-        role: Id<RoleMarker>,
-    ) -> anyhow::Result<bool> {
-        // twilight waits out 429s on its own; what reaches us is a real refusal.
-        match self
-            .http
-            .add_guild_member_role(guild_id, user_id, role)
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(error) if discord_error_code(&error) == Some(MISSING_PERMISSIONS) => {
-                let problem = format!(
-                    "Discord refused to give <@{user_id}> the role <@&{role}>: doorman's own role must sit above it \
-                     and have Manage Roles"
-                );
-                self.doorman
-                    .discord_problem(&guild_id.to_string(), &problem)
-                    .await?;
-                self.log(guild_id, &problem).await;
-                Ok(false)
-            }
-            Err(error) => Err(error).context("adding a role"),
-        }
     }
 }

@@ -10,17 +10,24 @@ use twilight_model::channel::message::{Embed, MessageFlags};
 use twilight_model::http::interaction::{
     InteractionResponse, InteractionResponseData, InteractionResponseType,
 };
+use twilight_model::id::Id;
+use twilight_model::id::marker::{GuildMarker, UserMarker};
 use twilight_util::builder::embed::EmbedBuilder;
+
+use super::parse_id;
 
 /// What a button or modal id says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CustomId {
     /// The button on one member's prompt.
-    Verify { guild_id: u64, user_id: u64 },
+    Verify {
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+    },
     /// The persistent panel in the verification channel, for anyone pending.
-    Panel { guild_id: u64 },
+    Panel { guild_id: Id<GuildMarker> },
     /// The modal with the email and token fields.
-    Modal { guild_id: u64 },
+    Modal { guild_id: Id<GuildMarker> },
 }
 
 impl CustomId {
@@ -38,11 +45,12 @@ impl CustomId {
             return None;
         }
         let kind = parts.next()?;
-        let guild_id = snowflake(parts.next()?)?;
+        // A zero or malformed id in a custom id is not one doorman made.
+        let guild_id = parse_id(parts.next()?)?;
         let id = match kind {
             "verify" => Self::Verify {
                 guild_id,
-                user_id: snowflake(parts.next()?)?,
+                user_id: parse_id(parts.next()?)?,
             },
             "panel" => Self::Panel { guild_id },
             "modal" => Self::Modal { guild_id },
@@ -50,11 +58,6 @@ impl CustomId {
         };
         parts.next().is_none().then_some(id)
     }
-}
-
-/// A non-zero id: anything else in a custom id is not one doorman made.
-fn snowflake(raw: &str) -> Option<u64> {
-    super::parse_id::<twilight_model::id::marker::GenericMarker>(raw).map(|id| id.get())
 }
 
 pub const EMAIL_FIELD: &str = "email";
@@ -80,8 +83,8 @@ fn verify_button(custom_id: String) -> Component {
 /// The prompt a newcomer gets (by DM, or in the channel when DMs are closed).
 pub fn prompt(
     community: &str,
-    guild_id: u64,
-    user_id: u64,
+    guild_id: Id<GuildMarker>,
+    user_id: Id<UserMarker>,
     deadline: DateTime<Utc>,
 ) -> (Embed, Component) {
     let when = deadline.timestamp();
@@ -101,7 +104,7 @@ pub fn prompt(
 }
 
 /// The persistent panel `/setup_roles` posts in the verification channel.
-pub fn panel(community: &str, guild_id: u64) -> (Embed, Component) {
+pub fn panel(community: &str, guild_id: Id<GuildMarker>) -> (Embed, Component) {
     let embed = EmbedBuilder::new()
         .title(format!("Verify to join {community}"))
         .description("Lost your prompt? Press **Verify** and enter your invited email and token.")
@@ -130,7 +133,7 @@ fn text_input(custom_id: &str, label: &str, placeholder: &str, max_length: u16) 
     })
 }
 
-pub fn modal(guild_id: u64) -> InteractionResponse {
+pub fn modal(guild_id: Id<GuildMarker>) -> InteractionResponse {
     InteractionResponse {
         kind: InteractionResponseType::Modal,
         data: Some(InteractionResponseData {
@@ -171,8 +174,8 @@ pub fn deferred_ephemeral() -> InteractionResponse {
 /// An ephemeral reply with a Verify button (for `/verify`).
 pub fn ephemeral_with_button(
     text: impl Into<String>,
-    guild_id: u64,
-    user_id: u64,
+    guild_id: Id<GuildMarker>,
+    user_id: Id<UserMarker>,
 ) -> InteractionResponse {
     let mut response = ephemeral(text);
     if let Some(data) = response.data.as_mut() {
@@ -200,28 +203,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn custom_ids_round_trip_and_reject_strangers() {
+    fn custom_ids_round_trip() {
         for id in [
             CustomId::Verify {
-                guild_id: 1,
-                user_id: 80351110224678912,
+                guild_id: Id::new(1),
+                user_id: Id::new(80351110224678912),
             },
-            CustomId::Panel { guild_id: 42 },
-            CustomId::Modal { guild_id: 7 },
+            CustomId::Verify {
+                guild_id: Id::new(1),
+                user_id: Id::new(u64::MAX),
+            },
+            CustomId::Panel {
+                guild_id: Id::new(42),
+            },
+            CustomId::Modal {
+                guild_id: Id::new(7),
+            },
         ] {
             let encoded = id.encode();
             assert!(encoded.len() <= 100, "Discord allows 100 characters");
             assert_eq!(CustomId::parse(&encoded), Some(id));
         }
-        for bad in [
+    }
+
+    #[test]
+    fn zero_malformed_or_foreign_ids_are_refused() {
+        for raw in [
             "",
             "doorman",
             "doorman:verify:1",
             "other:panel:1",
             "doorman:panel:x",
             "doorman:panel:1:2",
+            "doorman:verify:0:5",
+            "doorman:verify:5:0",
+            "doorman:panel:0",
+            "doorman:modal:0",
+            "doorman:modal:",
+            "doorman:modal:+5",
+            "doorman:modal:-5",
+            "doorman:modal:5x",
+            "doorman:modal:99999999999999999999",
+            "doorman:verify:5",
+            "doorman:panel:5:6",
+            "doorman:other:5",
+            "someone:modal:5",
         ] {
-            assert_eq!(CustomId::parse(bad), None, "{bad}");
+            assert_eq!(CustomId::parse(raw), None, "{raw:?}");
         }
     }
 
@@ -240,46 +268,5 @@ mod tests {
             time_left(now - chrono::Duration::minutes(5), now),
             "due now"
         );
-    }
-}
-
-#[cfg(test)]
-mod custom_id_tests {
-    use super::CustomId;
-
-    #[test]
-    fn custom_ids_round_trip() {
-        for id in [
-            CustomId::Verify {
-                guild_id: 1,
-                user_id: u64::MAX,
-            },
-            CustomId::Panel { guild_id: 42 },
-            CustomId::Modal { guild_id: 7 },
-        ] {
-            assert_eq!(CustomId::parse(&id.encode()), Some(id));
-        }
-    }
-
-    #[test]
-    fn zero_or_malformed_ids_are_refused() {
-        for raw in [
-            "doorman:verify:0:5",
-            "doorman:verify:5:0",
-            "doorman:panel:0",
-            "doorman:modal:0",
-            "doorman:modal:",
-            "doorman:modal:+5",
-            "doorman:modal:-5",
-            "doorman:modal:5x",
-            "doorman:modal:99999999999999999999",
-            "doorman:verify:5",
-            "doorman:panel:5:6",
-            "doorman:other:5",
-            "someone:modal:5",
-            "",
-        ] {
-            assert_eq!(CustomId::parse(raw), None, "{raw:?}");
-        }
     }
 }

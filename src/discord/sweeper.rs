@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use super::{Bot, UNKNOWN_MEMBER, discord_error_code, parse_id};
-use crate::service::KickReason;
-use crate::store::DiscordMember;
+use super::{Bot, UNKNOWN_MEMBER, discord_error_code};
+use crate::domain::membership::KickReason;
+use crate::service::DiscordMember;
 
 pub async fn run(bot: Bot, every: Duration) {
     let mut ticker = tokio::time::interval(every);
@@ -28,18 +28,16 @@ pub async fn run(bot: Bot, every: Duration) {
 impl Bot {
     async fn sweep(&self) -> anyhow::Result<()> {
         let due = self.doorman.due_kicks(&self.rules).await?;
-        let mut held_by_guild = std::collections::BTreeMap::<String, usize>::new();
+        let mut held_by_guild = std::collections::BTreeMap::<_, usize>::new();
         for member in &due.held {
-            *held_by_guild.entry(member.guild_id.clone()).or_default() += 1;
+            *held_by_guild.entry(member.guild_id).or_default() += 1;
         }
-        for (guild, count) in held_by_guild {
-            if let Some(guild_id) = parse_id(&guild) {
-                let line = format!(
-                    "⚠ {count} verification kick(s) came due at once, more than KICK_BURST_LIMIT allows: they are held. \
-                     An administrator can /confirm_kicks or /cancel_kicks."
-                );
-                self.log(guild_id, &line).await;
-            }
+        for (guild_id, count) in held_by_guild {
+            let line = format!(
+                "⚠ {count} verification kick(s) came due at once, more than KICK_BURST_LIMIT allows: they are held. \
+                 An administrator can /confirm_kicks or /cancel_kicks."
+            );
+            self.log(guild_id, &line).await;
         }
         for member in due.kick {
             if let Err(error) = self.enforce(&member).await {
@@ -52,20 +50,12 @@ impl Bot {
 
     /// Kicks a member whose deadline passed, unless they verified or left meanwhile.
     async fn enforce(&self, member: &DiscordMember) -> anyhow::Result<()> {
-        let (Some(guild_id), Some(user_id)) =
-            (parse_id(&member.guild_id), parse_id(&member.user_id))
-        else {
-            anyhow::bail!(
-                "the database holds a member with malformed ids ({:?}, {:?})",
-                member.guild_id,
-                member.user_id
-            );
-        };
+        let (guild_id, user_id) = (member.guild_id, member.user_id);
         let current = match self.http.guild_member(guild_id, user_id).await {
             Ok(response) => response.model().await?,
             Err(error) if discord_error_code(&error) == Some(UNKNOWN_MEMBER) => {
                 self.doorman
-                    .member_needs_no_kick(&member.guild_id, &member.user_id, false)
+                    .member_needs_no_kick(guild_id, user_id, false, &self.rules)
                     .await?;
                 return Ok(());
             }
@@ -76,7 +66,7 @@ impl Bot {
             .await?;
         if member_role.is_some_and(|role| current.roles.contains(&role)) {
             self.doorman
-                .member_needs_no_kick(&member.guild_id, &member.user_id, true)
+                .member_needs_no_kick(guild_id, user_id, true, &self.rules)
                 .await?;
             return Ok(());
         }

@@ -4,9 +4,9 @@
 mod api_keys;
 mod emails;
 mod events;
-mod gate;
 mod import;
 mod invitees;
+mod membership;
 mod tokens;
 mod verification;
 
@@ -23,9 +23,8 @@ pub use emails::{
     WebhookReport,
 };
 pub use events::Health;
-pub use gate::{
-    DueKicks, GateRules, JoinDecision, KickReason, MemberVerification, RefusalNotice,
-    VerificationRequest, kick_retry_after,
+pub use membership::{
+    DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, MemberVerification,
 };
 pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
 pub use tokens::IssuedToken;

@@ -56,3 +56,16 @@ impl<T> Op<T> for Result<T, sqlx::Error> {
         self.map_err(|source| super::StoreError::Query { operation, source })
     }
 }
+
+/// A statement that already named a generic operation (a shared helper's) takes the
+/// caller's more specific name.
+impl<T> Op<T> for Result<T, super::StoreError> {
+    fn op(self, operation: &'static str) -> Result<T, super::StoreError> {
+        self.map_err(|e| match e {
+            super::StoreError::Query { source, .. } | super::StoreError::Database(source) => {
+                super::StoreError::Query { operation, source }
+            }
+            other => other,
+        })
+    }
+}

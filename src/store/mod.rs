@@ -24,7 +24,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use crate::domain::invitee::InviteeFilter;
 pub use batch::{Failed, OutcomeWriter, Verified};
 pub(crate) use columns::{Op, text_column};
-pub use discord::{DiscordMember, MemberState};
+pub use discord::{DiscordMember, GuildSettings};
 pub use emails::{
     BatchCounts, ClaimedEmail, EmailBody, EmailFilter, EmailRecord, EmailResult, QueueItem,
     WebhookChange,

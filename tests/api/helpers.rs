@@ -367,16 +367,4 @@ impl TestApp {
             }
         }
     }
-
-    /// A timestamp `minutes` ago, in the form each backend compares correctly.
-    pub fn minutes_ago(&self, minutes: i64) -> String {
-        let t = chrono::Utc::now() - chrono::Duration::minutes(minutes);
-        match self.backend {
-            Backend::Sqlite => format!(
-                "'{}'",
-                t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
-            ),
-            Backend::Postgres => format!("'{}'::timestamptz", t.to_rfc3339()),
-        }
-    }
 }

@@ -8,6 +8,20 @@ use crate::on_both_databases;
 
 const ANA: u64 = 500_000_000_000_000_001;
 const BO: u64 = 500_000_000_000_000_002;
+const PROBE: u64 = 500_000_000_000_000_090;
+
+/// The deadline a prompt states (`<t:…:t>` in its text).
+fn prompt_deadline(prompt: &Value) -> String {
+    let text = prompt["embeds"][0]["description"]
+        .as_str()
+        .expect("a prompt text");
+    let start = text.find("<t:").expect("a deadline in the prompt");
+    text[start..]
+        .split(':')
+        .nth(1)
+        .expect("a timestamp")
+        .to_owned()
+}
 
 on_both_databases! {
     async fn a_newcomer_with_the_right_token_gets_the_member_role(backend: Backend) {
@@ -61,11 +75,12 @@ on_both_databases! {
     }
 
     async fn a_member_who_does_not_verify_in_time_is_kicked(backend: Backend) {
-        let world = World::start(backend, &[("VERIFICATION_TIMEOUT", "2")]).await;
+        let world = World::start(backend, &[]).await;
         // Discord delivers the farewell after the kick only to someone still sharing a server.
         world.discord.share_another_server(ANA);
         world.discord.member_join(ANA, "ana").await;
         world.prompt_for(ANA).await;
+        world.app.advance(chrono::Duration::minutes(6));
         let reason = world.wait_for_kick(ANA).await;
         assert_eq!(reason.as_deref(), Some("Verification timeout"));
         world.discord.wait_until("the farewell", PATIENCE, |d| {
@@ -76,8 +91,9 @@ on_both_databases! {
         })
         .await;
         // Nothing more happens to them.
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        assert_eq!(world.discord.kicks().len(), 1);
+        world.sweeper_moved_on(PROBE).await;
+        let kicked: Vec<u64> = world.discord.kicks().into_iter().map(|(user, _)| user).collect();
+        assert_eq!(kicked, [ANA, PROBE]);
     }
 
     async fn closed_dms_send_the_prompt_to_the_verification_channel(backend: Backend) {
@@ -119,28 +135,37 @@ on_both_databases! {
         world.discord.member_leave(ANA).await;
         world.discord.member_join(ANA, "ana").await;
         world.wait_for_role(ANA, world.member_role).await;
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        // Logged once the join is dealt with: a prompt would have gone before.
+        world.wait_for_log("rejoined and was verified before").await;
         assert_eq!(world.prompts_to(ANA).len(), prompts, "no second prompt");
         assert!(!world.roles_of(ANA).contains(&world.unverified_role));
     }
 
     async fn rejoining_before_the_deadline_keeps_the_deadline(backend: Backend) {
-        let world = World::start(backend, &[("VERIFICATION_TIMEOUT", "3")]).await;
+        let world = World::start(backend, &[("VERIFICATION_TIMEOUT", "600")]).await;
         world.discord.member_join(ANA, "ana").await;
         world.prompt_for(ANA).await;
         world.discord.member_leave(ANA).await;
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-        let rejoined_at = std::time::Instant::now();
+        world.app.advance(chrono::Duration::minutes(5));
         world.discord.member_join(ANA, "ana").await;
+        let prompts = world.discord.wait_until("a second prompt", PATIENCE, |_| {
+            let prompts = world.prompts_to(ANA);
+            (prompts.len() == 2).then_some(prompts)
+        }).await;
+        assert_eq!(prompt_deadline(&prompts[1]), prompt_deadline(&prompts[0]), "the first deadline applies");
+        // Past the first deadline, well before a fresh one (15 minutes from the start).
+        world.app.advance(chrono::Duration::minutes(5) + chrono::Duration::seconds(2));
         world.wait_for_kick(ANA).await;
-        assert!(rejoined_at.elapsed() < std::time::Duration::from_millis(2900), "the first deadline applied");
     }
 
     async fn members_in_screening_are_prompted_once_they_accept_the_rules(backend: Backend) {
         let world = World::start(backend, &[]).await;
         world.discord.member_join_pending(ANA, "ana").await;
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        // A join after theirs is prompted: theirs has been dealt with.
+        world.discord.member_join(PROBE, "probe").await;
+        world.prompt_for(PROBE).await;
         assert!(world.prompts_to(ANA).is_empty(), "not while pending");
+        assert_eq!(world.member_state(ANA).await, None, "no verification started");
         world.discord.complete_screening(ANA).await;
         world.prompt_for(ANA).await;
     }
@@ -148,7 +173,10 @@ on_both_databases! {
     async fn bots_are_ignored(backend: Backend) {
         let world = World::start(backend, &[]).await;
         world.discord.bot_join(BO, "another-bot").await;
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        // A join after theirs is prompted: theirs has been dealt with.
+        world.discord.member_join(PROBE, "probe").await;
+        world.prompt_for(PROBE).await;
+        assert_eq!(world.member_state(BO).await, None, "no verification started");
         assert!(world.discord.dms_to(BO).is_empty());
         assert!(world.roles_of(BO).is_empty());
     }

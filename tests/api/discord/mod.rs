@@ -8,7 +8,10 @@ mod safety;
 
 use std::time::Duration;
 
+use doorman::domain::MemberState;
+use doorman::service::DiscordMember;
 use serde_json::Value;
+use twilight_model::id::Id;
 
 use crate::fake_discord::FakeDiscord;
 use crate::helpers::{Backend, TestApp};
@@ -129,6 +132,41 @@ impl World {
                     .find_map(|m| Some((message_id(m), custom_id_of(m)?)))
             })
             .await
+    }
+
+    /// What doorman knows of this user's verification.
+    pub async fn member(&self, user: u64) -> Option<DiscordMember> {
+        let guild = Id::new(self.discord.guild_id());
+        self.app
+            .doorman
+            .discord_member(guild, Id::new(user))
+            .await
+            .expect("the database answers")
+    }
+
+    pub async fn member_state(&self, user: u64) -> Option<MemberState> {
+        self.member(user).await.map(|m| m.membership.state)
+    }
+
+    /// Proves the deadline sweeper has run since this call: a `probe` newcomer is let
+    /// past their deadline and kicked, so whatever an earlier pass would have done is done.
+    pub async fn sweeper_moved_on(&self, probe: u64) {
+        self.discord.member_join(probe, "probe").await;
+        self.prompt_for(probe).await;
+        self.app.advance(chrono::Duration::days(1));
+        self.wait_for_kick(probe).await;
+    }
+
+    /// Waits for a line containing `text` in the moderators' log channel.
+    pub async fn wait_for_log(&self, text: &str) {
+        self.discord
+            .wait_until("a line in the log channel", PATIENCE, |d| {
+                d.channel_messages(self.log_channel)
+                    .iter()
+                    .any(|m| m["content"].as_str().is_some_and(|c| c.contains(text)))
+                    .then_some(())
+            })
+            .await;
     }
 
     pub fn roles_of(&self, user: u64) -> Vec<u64> {

@@ -1,5 +1,6 @@
 //! The bot never removes someone it must not, never nags, and always answers.
 
+use doorman::domain::MemberState;
 use serde_json::json;
 
 use super::{PATIENCE, World, reply_text, wait_for};
@@ -15,16 +16,8 @@ const BO: u64 = 800_000_000_000_000_003;
 const BOT_WITHOUT_KICK: u64 = (1 << 28) | (1 << 10) | (1 << 11) | (1 << 14);
 const BOT_DEFAULT: u64 = BOT_WITHOUT_KICK | (1 << 1);
 
-async fn member_state(world: &World, user: u64) -> Option<doorman::store::MemberState> {
-    let guild = world.discord.guild_id().to_string();
-    world
-        .app
-        .doorman
-        .store()
-        .discord_member(&guild, &user.to_string())
-        .await
-        .expect("the database answers")
-        .map(|m| m.state)
+async fn member_state(world: &World, user: u64) -> Option<MemberState> {
+    world.member_state(user).await
 }
 
 /// Kick attempts on this member so far, with the status the fake answered.
@@ -109,15 +102,15 @@ on_both_databases! {
             d.channel_messages(world.log_channel).iter().any(|m| m["content"].as_str().is_some_and(|c| c.contains("held"))).then_some(())
         }).await;
         wait_for("both to be held", || async {
-            (member_state(&world, ANA).await == Some(doorman::store::MemberState::Held)
-                && member_state(&world, BO).await == Some(doorman::store::MemberState::Held))
+            (member_state(&world, ANA).await == Some(MemberState::Held)
+                && member_state(&world, BO).await == Some(MemberState::Held))
             .then_some(())
         })
         .await;
         let reply = world.discord.run_command(ANA, "verify", json!([]), false).await.response().await;
         let (text, ephemeral) = reply_text(&reply);
         assert!(ephemeral && text.contains("administrators"), "{text}");
-        assert_eq!(member_state(&world, ANA).await, Some(doorman::store::MemberState::Held), "still held, no deadline");
+        assert_eq!(member_state(&world, ANA).await, Some(MemberState::Held), "still held, no deadline");
         assert!(world.discord.kicks().is_empty());
     }
 
@@ -135,12 +128,13 @@ on_both_databases! {
         .await;
         assert_eq!(kick_attempts(&world, ANA), [403]);
 
-        // The wait before the next try is in the database; let it run out twice over.
+        // The wait before the next try is in the database; let it run out twice over (an
+        // hour is the longest wait, and well short of the six hours before a reminder).
         for tries in [2, 3] {
-            world.app.sql(&format!("UPDATE discord_members SET lease_until = {}", world.app.minutes_ago(1))).await;
+            world.app.advance(chrono::Duration::minutes(61));
             wait_for("the next refusal to be recorded", || async {
-                let member = world.app.doorman.store().discord_member(&world.discord.guild_id().to_string(), &ANA.to_string()).await.ok()??;
-                (member.kick_refusals == tries).then_some(())
+                let member = world.member(ANA).await?;
+                (member.membership.kick_refusals == tries).then_some(())
             })
             .await;
         }
@@ -152,7 +146,7 @@ on_both_databases! {
 
         // Once doorman may kick, the next try removes them, and only then are they told.
         world.discord.set_role_permissions(world.discord.bot_role_id(), BOT_DEFAULT);
-        world.app.sql(&format!("UPDATE discord_members SET lease_until = {}", world.app.minutes_ago(1))).await;
+        world.app.advance(chrono::Duration::minutes(61));
         world.wait_for_kick(ANA).await;
         world.discord.wait_until("the farewell", PATIENCE, |_| (farewells_to(&world, ANA) == 1).then_some(())).await;
         assert_eq!(world.app.events("kind=discord_problem").await.len(), 1);
@@ -196,14 +190,23 @@ on_both_databases! {
         assert!(text.contains("Discord refused to give them"), "{text}");
     }
 
+    async fn an_unknown_stored_state_is_an_error_not_a_guess(backend: Backend) {
+        let world = World::start(backend, &[]).await;
+        world.discord.member_join(ANA, "ana").await;
+        world.prompt_for(ANA).await;
+        world.app.sql("UPDATE discord_members SET state = 'paused'").await;
+        let guild = twilight_model::id::Id::new(world.discord.guild_id());
+        let read = world.app.doorman.discord_member(guild, twilight_model::id::Id::new(ANA)).await;
+        assert!(read.is_err(), "{read:?}");
+    }
+
     async fn an_attempt_after_the_member_changed_never_counts(backend: Backend) {
         let world = World::start(backend, &[("MAX_VERIFY_ATTEMPTS", "1")]).await;
         world.add_old_member(ADMIN);
         world.discord.member_join(ANA, "ana").await;
         world.prompt_for(ANA).await;
-        let (guild, user) = (world.discord.guild_id().to_string(), ANA.to_string());
-        let store = world.app.doorman.store();
-        let read = store.discord_member(&guild, &user).await.unwrap().expect("pending");
+        let user = ANA.to_string();
+        let read = world.member(ANA).await.expect("pending");
         // An admin lets them in while their (wrong) attempt is being checked.
         world.discord.run_command(ADMIN, "force_verify", json!([{ "name": "member", "type": 6, "value": user }]), true).await.response().await;
         let rules = doorman::service::GateRules {
@@ -213,8 +216,8 @@ on_both_databases! {
         };
         let outcome = world.app.doorman.count_failed_attempt(&read, &rules).await.unwrap();
         assert!(matches!(outcome, doorman::service::MemberVerification::NotPending), "{outcome:?}");
-        assert_eq!(member_state(&world, ANA).await, Some(doorman::store::MemberState::Verified));
-        let member = store.discord_member(&guild, &user).await.unwrap().unwrap();
-        assert_eq!(member.failed_attempts, 0);
+        assert_eq!(member_state(&world, ANA).await, Some(MemberState::Verified));
+        let member = world.member(ANA).await.unwrap();
+        assert_eq!(member.membership.failed_attempts, 0);
     }
 }

@@ -633,20 +633,12 @@ fn overwrite_commands(st: &mut State, body: &Value, guild: bool) -> Res {
     if !problems.is_empty() {
         return Err(invalid_form(&problems));
     }
-    let existing = if guild {
-        st.guild_commands.clone()
-    } else {
-        st.global_commands.clone()
-    };
+    let existing = commands_of(st, guild).clone();
     let out: Vec<Value> = list
         .iter()
         .map(|c| normalise_command(st, c, guild, &existing))
         .collect();
-    if guild {
-        st.guild_commands = out.clone();
-    } else {
-        st.global_commands = out.clone();
-    }
+    *commands_of(st, guild) = out.clone();
     Ok(json_answer(StatusCode::OK, Value::Array(out)))
 }
 
@@ -655,17 +647,9 @@ fn create_command(st: &mut State, body: &Value, guild: bool) -> Res {
     if !problems.is_empty() {
         return Err(invalid_form(&problems));
     }
-    let existing = if guild {
-        st.guild_commands.clone()
-    } else {
-        st.global_commands.clone()
-    };
+    let existing = commands_of(st, guild).clone();
     let cmd = normalise_command(st, body, guild, &existing);
-    let list = if guild {
-        &mut st.guild_commands
-    } else {
-        &mut st.global_commands
-    };
+    let list = commands_of(st, guild);
     let status = match list.iter_mut().find(|c| c["id"] == cmd["id"]) {
         Some(slot) => {
             *slot = cmd.clone();
@@ -679,55 +663,82 @@ fn create_command(st: &mut State, body: &Value, guild: bool) -> Res {
     Ok(json_answer(status, cmd))
 }
 
+/// The guild's commands or the global ones.
+fn commands_of(st: &mut State, guild: bool) -> &mut Vec<Value> {
+    if guild {
+        &mut st.guild_commands
+    } else {
+        &mut st.global_commands
+    }
+}
+
+/// The global and the guild routes differ only in the list they work on: `guild` is the
+/// guild in the path, if there is one.
+fn command_scope(st: &State, app: &str, guild: Option<&str>) -> Result<bool, Response> {
+    check_app(st, app)?;
+    if let Some(guild) = guild {
+        check_guild(st, guild)?;
+    }
+    Ok(guild.is_some())
+}
+
+fn list_commands(shared: &Shared, app: &str, guild: Option<&str>) -> Res {
+    let mut st = shared.lock();
+    let guild = command_scope(&st, app, guild)?;
+    let list = commands_of(&mut st, guild).clone();
+    Ok(json_answer(StatusCode::OK, Value::Array(list)))
+}
+
+fn put_commands(shared: &Shared, app: &str, guild: Option<&str>, body: &Bytes) -> Res {
+    let body = parse_body(body)?;
+    let mut st = shared.lock();
+    let guild = command_scope(&st, app, guild)?;
+    overwrite_commands(&mut st, &body, guild)
+}
+
+fn post_command(shared: &Shared, app: &str, guild: Option<&str>, body: &Bytes) -> Res {
+    let body = parse_body(body)?;
+    let mut st = shared.lock();
+    let guild = command_scope(&st, app, guild)?;
+    create_command(&mut st, &body, guild)
+}
+
+fn remove_command(shared: &Shared, app: &str, guild: Option<&str>, cmd: &str) -> Res {
+    let mut st = shared.lock();
+    let guild = command_scope(&st, app, guild)?;
+    let list = commands_of(&mut st, guild);
+    let before = list.len();
+    list.retain(|c| c["id"].as_str() != Some(cmd));
+    if list.len() == before {
+        return Err(error(404, 10063, "Unknown application command"));
+    }
+    Ok(no_content())
+}
+
 async fn get_global_commands(AxState(shared): St, Path(app): Path<String>) -> Res {
-    let st = shared.lock();
-    check_app(&st, &app)?;
-    Ok(json_answer(
-        StatusCode::OK,
-        Value::Array(st.global_commands.clone()),
-    ))
+    list_commands(&shared, &app, None)
 }
 
 async fn set_global_commands(AxState(shared): St, Path(app): Path<String>, body: Bytes) -> Res {
-    let body = parse_body(&body)?;
-    let mut st = shared.lock();
-    check_app(&st, &app)?;
-    overwrite_commands(&mut st, &body, false)
+    put_commands(&shared, &app, None, &body)
 }
 
 async fn create_global_command(AxState(shared): St, Path(app): Path<String>, body: Bytes) -> Res {
-    let body = parse_body(&body)?;
-    let mut st = shared.lock();
-    check_app(&st, &app)?;
-    create_command(&mut st, &body, false)
+    post_command(&shared, &app, None, &body)
 }
 
 async fn delete_global_command(
     AxState(shared): St,
     Path((app, cmd)): Path<(String, String)>,
 ) -> Res {
-    let mut st = shared.lock();
-    check_app(&st, &app)?;
-    let before = st.global_commands.len();
-    st.global_commands
-        .retain(|c| c["id"].as_str() != Some(cmd.as_str()));
-    if st.global_commands.len() == before {
-        return Err(error(404, 10063, "Unknown application command"));
-    }
-    Ok(no_content())
+    remove_command(&shared, &app, None, &cmd)
 }
 
 async fn get_guild_commands(
     AxState(shared): St,
     Path((app, guild)): Path<(String, String)>,
 ) -> Res {
-    let st = shared.lock();
-    check_app(&st, &app)?;
-    check_guild(&st, &guild)?;
-    Ok(json_answer(
-        StatusCode::OK,
-        Value::Array(st.guild_commands.clone()),
-    ))
+    list_commands(&shared, &app, Some(&guild))
 }
 
 async fn set_guild_commands(
@@ -735,11 +746,7 @@ async fn set_guild_commands(
     Path((app, guild)): Path<(String, String)>,
     body: Bytes,
 ) -> Res {
-    let body = parse_body(&body)?;
-    let mut st = shared.lock();
-    check_app(&st, &app)?;
-    check_guild(&st, &guild)?;
-    overwrite_commands(&mut st, &body, true)
+    put_commands(&shared, &app, Some(&guild), &body)
 }
 
 async fn create_guild_command(
@@ -747,27 +754,14 @@ async fn create_guild_command(
     Path((app, guild)): Path<(String, String)>,
     body: Bytes,
 ) -> Res {
-    let body = parse_body(&body)?;
-    let mut st = shared.lock();
-    check_app(&st, &app)?;
-    check_guild(&st, &guild)?;
-    create_command(&mut st, &body, true)
+    post_command(&shared, &app, Some(&guild), &body)
 }
 
 async fn delete_guild_command(
     AxState(shared): St,
     Path((app, guild, cmd)): Path<(String, String, String)>,
 ) -> Res {
-    let mut st = shared.lock();
-    check_app(&st, &app)?;
-    check_guild(&st, &guild)?;
-    let before = st.guild_commands.len();
-    st.guild_commands
-        .retain(|c| c["id"].as_str() != Some(cmd.as_str()));
-    if st.guild_commands.len() == before {
-        return Err(error(404, 10063, "Unknown application command"));
-    }
-    Ok(no_content())
+    remove_command(&shared, &app, Some(&guild), &cmd)
 }
 
 // ---------------------------------------------------------------- guild, roles, channels
