@@ -20,10 +20,3 @@ pub use membership::{Change, MemberState, Membership};
 pub use resend::{MailState, ResendRules};
 pub use text_enum::UnknownWord;
 pub(crate) use text_enum::text_enum;
-
-/// The current time, at the microsecond precision both databases store, so a timestamp
-/// reads back exactly as it was written and as the API first reported it.
-pub fn now() -> chrono::DateTime<chrono::Utc> {
-    use chrono::SubsecRound;
-    chrono::Utc::now().trunc_subsecs(6)
-}

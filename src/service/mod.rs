@@ -23,10 +23,10 @@ pub use emails::{
     WebhookReport,
 };
 pub use events::Health;
+pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
 pub use membership::{
     DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, MemberVerification,
 };
-pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
 pub use tokens::IssuedToken;
 pub use verification::{AttemptSource, VerifyOutcome, VerifyRequest};
 
@@ -99,7 +99,7 @@ impl Doorman {
 
     /// The storage behind the operations. Only the service should reach it: everything
     /// else calls an operation, so each operation's rules live in one place.
-    pub fn store(&self) -> &Store {
+    pub(in crate::service) fn store(&self) -> &Store {
         &self.inner.store
     }
 }

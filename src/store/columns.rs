@@ -62,7 +62,7 @@ impl<T> Op<T> for Result<T, sqlx::Error> {
 impl<T> Op<T> for Result<T, super::StoreError> {
     fn op(self, operation: &'static str) -> Result<T, super::StoreError> {
         self.map_err(|e| match e {
-            super::StoreError::Query { source, .. } | super::StoreError::Database(source) => {
+            super::StoreError::Query { source, .. } => {
                 super::StoreError::Query { operation, source }
             }
             other => other,

@@ -91,8 +91,6 @@ pub enum Store {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
     /// A statement failed; `operation` says which of doorman's operations it served.
     #[error("{operation}: database error: {source}")]
     Query {
@@ -111,8 +109,7 @@ impl StoreError {
     /// Whether this is a violation of the named unique index.
     pub fn is_unique_violation(&self, index: &str) -> bool {
         match self {
-            Self::Database(sqlx::Error::Database(e))
-            | Self::Query {
+            Self::Query {
                 source: sqlx::Error::Database(e),
                 ..
             } => {
