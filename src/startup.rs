@@ -53,6 +53,7 @@ impl Application {
             bot: settings.discord.is_some().then_some(bot_status),
             trusted_proxies: settings.trusted_proxies.clone(),
             api_key_guard: api::ApiKeyGuard::new(settings.api_key_throttle),
+            web: settings.web.clone(),
         };
         let listener = TcpListener::bind(settings.bind_addr)
             .await

@@ -63,23 +63,35 @@ pub async fn require_api_key(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let guard = &state.api_key_guard;
     let address = client_addr::resolve(
         request.extensions(),
         request.headers(),
         &state.trusted_proxies,
     );
+    let given = request.headers().get(API_KEY_HEADER).map(|v| v.as_bytes());
+    check_api_key(&state, address, given).await?;
+    Ok(next.run(request).await)
+}
+
+/// Checks `given` against the admin key, counting a wrong one against `address`: the
+/// `x-api-key` header and the admin UI's sign-in share this one throttle.
+pub(crate) async fn check_api_key(
+    state: &AppState,
+    address: Option<IpAddr>,
+    given: Option<&[u8]>,
+) -> Result<(), ApiError> {
+    let guard = &state.api_key_guard;
     let now = state.doorman.now();
     if let Some(until) = guard.refused_until(address, now) {
         return Err(too_many(until, now));
     }
-    let Some(given) = request.headers().get(API_KEY_HEADER) else {
+    let Some(given) = given else {
         return Err(ApiError::MissingApiKey);
     };
     // Constant time in the key's contents; the length may leak, which says nothing useful
     // about a 32-byte random key.
     let expected = state.api_key.expose().as_bytes();
-    if !bool::from(given.as_bytes().ct_eq(expected)) {
+    if !bool::from(given.ct_eq(expected)) {
         let window_start = guard.window_start(now);
         let label = address.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
         let rejected = state
@@ -95,7 +107,7 @@ pub async fn require_api_key(
         }
         return Err(ApiError::InvalidApiKey);
     }
-    Ok(next.run(request).await)
+    Ok(())
 }
 
 fn too_many(until: DateTime<Utc>, now: DateTime<Utc>) -> ApiError {

@@ -75,6 +75,7 @@ pub async fn list_events(
     let filter = EventFilter {
         kind: query.kind,
         invitee_id: query.invitee_id,
+        actor: None,
         limit,
         offset: query.offset,
     };

@@ -30,7 +30,9 @@ use std::time::Duration;
 use crate::config::{HttpSettings, Secret};
 use crate::service::Doorman;
 
+pub(crate) use auth::check_api_key;
 pub use auth::{API_KEY_HEADER, ApiKeyGuard};
+pub(crate) use client_addr::ClientAddr;
 pub use error::{ApiError, ErrorBody};
 
 /// What every handler can reach. Cheap to clone.
@@ -44,6 +46,8 @@ pub struct AppState {
     pub trusted_proxies: crate::config::TrustedProxies,
     /// Wrong `x-api-key` attempts, throttled per client address.
     pub api_key_guard: auth::ApiKeyGuard,
+    /// The admin UI's settings.
+    pub web: crate::config::WebSettings,
 }
 
 /// The whole HTTP surface, with its OpenAPI document built from the same route list.
@@ -57,8 +61,17 @@ pub fn router(state: AppState, http: &HttpSettings) -> Router {
             limits::refuse_large_bodies,
         ))
         .layer(from_fn_with_state(http.request_timeout, limits::time_limit));
+    // The admin UI: HTML forms, so the JSON body and time limits suit it as they are.
+    let web = crate::web::routes(&state)
+        .layer(DefaultBodyLimit::max(limits::JSON_BODY_LIMIT))
+        .layer(from_fn_with_state(
+            limits::JSON_BODY_LIMIT,
+            limits::refuse_large_bodies,
+        ))
+        .layer(from_fn_with_state(http.request_timeout, limits::time_limit));
     router
         .merge(docs)
+        .merge(web)
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(|_| panic_response()))

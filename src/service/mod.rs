@@ -3,6 +3,7 @@
 
 mod emails;
 mod gate;
+mod sessions;
 mod tokens;
 mod verification;
 
@@ -22,6 +23,7 @@ pub use gate::{
     DueKicks, GateRules, JoinDecision, KickReason, MemberVerification, RefusalNotice,
     VerificationRequest, kick_retry_after,
 };
+pub use sessions::{AdminSession, OpenedSession, SessionToken};
 pub use tokens::IssuedToken;
 pub use verification::{AttemptSource, VerifyOutcome, VerifyRequest};
 

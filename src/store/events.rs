@@ -75,6 +75,8 @@ impl TryFrom<EventRow> for EventRecord {
 pub struct EventFilter {
     pub kind: Option<String>,
     pub invitee_id: Option<i64>,
+    /// An actor as stored (`ui`), or a kind of actor before its `:` (`discord_admin`).
+    pub actor: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -93,6 +95,7 @@ impl Store {
         // A NULL parameter switches its condition off, so one statement serves every filter.
         let sql = "SELECT id, kind, invitee_id, actor, channel, detail, created_at FROM events \
                    WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR invitee_id = $2) \
+                   AND ($5 IS NULL OR actor = $5 OR actor LIKE $5 || ':%') \
                    ORDER BY id DESC LIMIT $3 OFFSET $4";
         let rows: Vec<EventRow> = on_pool!(self, pool => {
             sqlx::query_as(sql)
@@ -100,6 +103,7 @@ impl Store {
                 .bind(filter.invitee_id)
                 .bind(filter.limit)
                 .bind(filter.offset)
+                .bind(filter.actor.as_deref())
                 .fetch_all(pool)
                 .await?
         });

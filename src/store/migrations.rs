@@ -38,6 +38,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "throttle",
         sql: include_str!("../../migrations/0005_throttle.sql"),
     },
+    Migration {
+        version: 6,
+        name: "sessions",
+        sql: include_str!("../../migrations/0006_sessions.sql"),
+    },
 ];
 
 /// Any number fits, as long as it is always the same: replicas starting together all take

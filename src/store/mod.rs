@@ -13,6 +13,7 @@ mod events;
 mod failures;
 mod invitees;
 mod migrations;
+mod sessions;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -31,6 +32,7 @@ pub use emails::{
 pub use events::{EventFilter, EventRecord};
 pub use failures::{FailureCount, FailureLimits, RecentFailures};
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, InviteeFilter, NewInviteeOutcome};
+pub use sessions::{NewAdminSession, StoredAdminSession};
 
 /// Runs `$body` with `$pool` bound to the concrete pool.
 macro_rules! on_pool {
