@@ -7,7 +7,7 @@ use reqwest::header::COOKIE;
 
 use super::browser::Ui;
 use super::http;
-use crate::helpers::{API_KEY, Backend, TestApp};
+use crate::helpers::{Backend, TestApp};
 use crate::on_both_databases;
 
 /// Extra request headers, as name and value.
@@ -120,13 +120,7 @@ on_both_databases! {
         assert!(!http::still_signed_in(&app, &cookie).await);
 
         // Nobody can sign a browser in from another site either.
-        let response = http::client()
-            .post(app.url("/admin/sign-in"))
-            .header("sec-fetch-site", "cross-site")
-            .form(&[("api_key", API_KEY)])
-            .send()
-            .await
-            .unwrap();
+        let response = http::sign_in_saying(&app, "sec-fetch-site", "cross-site").await;
         assert_eq!(response.status(), 403);
         assert!(http::set_session(&response).is_none());
     }

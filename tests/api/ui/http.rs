@@ -35,6 +35,17 @@ pub async fn sign_in_with(app: &TestApp, key: &str, cookie: Option<&str>) -> Res
     request.send().await.unwrap()
 }
 
+/// Signs in with the right key and one extra header (what a proxy or a browser adds).
+pub async fn sign_in_saying(app: &TestApp, header: &str, value: &str) -> Response {
+    client()
+        .post(app.url("/admin/sign-in"))
+        .header(header, value)
+        .form(&[("api_key", API_KEY)])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Signs in and returns the session cookie's value.
 pub async fn signed_in(app: &TestApp) -> String {
     let response = sign_in_with(app, API_KEY, None).await;

@@ -42,24 +42,12 @@ on_both_databases! {
         assert!(cookie.contains("Max-Age=7200"), "{cookie}");
 
         let proxied = TestApp::spawn_with(backend, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
-        let response = http::client()
-            .post(proxied.url("/admin/sign-in"))
-            .header("x-forwarded-proto", "https")
-            .form(&[("api_key", API_KEY)])
-            .send()
-            .await
-            .unwrap();
+        let response = http::sign_in_saying(&proxied, "x-forwarded-proto", "https").await;
         assert!(set_cookie(&response).contains("; Secure"));
 
         // From anyone else, the header proves nothing.
         let direct = TestApp::spawn(backend).await;
-        let response = http::client()
-            .post(direct.url("/admin/sign-in"))
-            .header("x-forwarded-proto", "https")
-            .form(&[("api_key", API_KEY)])
-            .send()
-            .await
-            .unwrap();
+        let response = http::sign_in_saying(&direct, "x-forwarded-proto", "https").await;
         assert!(!set_cookie(&response).contains("Secure"));
     }
 
