@@ -8,6 +8,7 @@ mod discord;
 mod email;
 mod http;
 mod secret;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ pub use discord::{DiscordSettings, RoleRule, RuleField};
 pub use email::{EmailRoute, EmailSettings, SendGridSettings, Sender, SmtpSettings};
 pub use http::{ApiKeyThrottle, HttpSettings, TrustedProxies};
 pub use secret::{Secret, SecretSource};
+pub use web::WebSettings;
 
 /// Everything doorman needs to run, typed and validated.
 #[derive(Debug, Clone)]
@@ -45,6 +47,8 @@ pub struct Settings {
     /// How long an SQLite statement waits for another connection's write lock before it
     /// fails (`SQLITE_BUSY_TIMEOUT_MS`).
     pub sqlite_busy_timeout: Duration,
+    /// The admin UI's (`PUBLIC_URL`, `SESSION_HOURS`).
+    pub web: WebSettings,
 }
 
 /// How guessing is slowed down, within `window`: `max_failures` per email and source (a
@@ -157,6 +161,7 @@ impl Settings {
             api_key_throttle: http::api_key_throttle(&var)?,
             http: http::from_lookup(&var)?,
             sqlite_busy_timeout: Duration::from_millis(sqlite_busy_timeout_ms),
+            web: web::from_lookup(&var)?,
         })
     }
 

@@ -12,4 +12,5 @@ pub mod server;
 pub mod service;
 pub mod startup;
 pub mod store;
+pub mod web;
 pub mod workers;

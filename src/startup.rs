@@ -51,6 +51,7 @@ impl Application {
             max_upload_bytes: settings.max_upload_bytes,
             bot: settings.discord.is_some().then_some(bot_status),
             trusted_proxies: settings.trusted_proxies.clone(),
+            web: settings.web.clone(),
         };
         let listener = TcpListener::bind(settings.bind_addr)
             .await

@@ -67,6 +67,7 @@ pub async fn list_events(
     let filter = EventFilter {
         kind,
         invitee_id: query.invitee_id,
+        actor: None,
         limit,
         offset: query.offset,
     };

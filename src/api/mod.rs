@@ -32,6 +32,7 @@ use crate::config::HttpSettings;
 use crate::service::Doorman;
 
 pub use auth::API_KEY_HEADER;
+pub(crate) use client_addr::ClientAddr;
 pub use error::{ApiError, ErrorBody};
 
 /// What every handler can reach. Cheap to clone.
@@ -42,6 +43,8 @@ pub struct AppState {
     /// The Discord bot's connection, when `DISCORD_TOKEN` is set.
     pub bot: Option<crate::discord::BotStatus>,
     pub trusted_proxies: crate::config::TrustedProxies,
+    /// The admin UI's settings.
+    pub web: crate::config::WebSettings,
 }
 
 /// The whole HTTP surface, with its OpenAPI document built from the same route list.
@@ -55,8 +58,17 @@ pub fn router(state: AppState, http: &HttpSettings) -> Router {
             limits::refuse_large_bodies,
         ))
         .layer(from_fn_with_state(http.request_timeout, limits::time_limit));
+    // The admin UI: HTML forms, so the JSON body and time limits suit it as they are.
+    let web = crate::web::routes(&state)
+        .layer(DefaultBodyLimit::max(limits::JSON_BODY_LIMIT))
+        .layer(from_fn_with_state(
+            limits::JSON_BODY_LIMIT,
+            limits::refuse_large_bodies,
+        ))
+        .layer(from_fn_with_state(http.request_timeout, limits::time_limit));
     router
         .merge(docs)
+        .merge(web)
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(|_| panic_response()))

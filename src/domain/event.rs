@@ -40,10 +40,14 @@ pub enum EventKind {
     DiscordProblem,
     /// Wrong admin keys from one address within one window, counted in one event.
     ApiKeyRejected,
+    /// The admin UI: a session opened with the right key, closed, or a wrong key refused.
+    UiSignedIn,
+    UiSignedOut,
+    UiSignInRefused,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 30] = [
+    pub const ALL: [EventKind; 33] = [
         Self::InviteesImported,
         Self::TokenIssued,
         Self::VerificationSucceeded,
@@ -74,6 +78,9 @@ impl EventKind {
         Self::DiscordTimeoutSet,
         Self::DiscordProblem,
         Self::ApiKeyRejected,
+        Self::UiSignedIn,
+        Self::UiSignedOut,
+        Self::UiSignInRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +115,9 @@ impl EventKind {
             Self::DiscordTimeoutSet => "discord_timeout_set",
             Self::DiscordProblem => "discord_problem",
             Self::ApiKeyRejected => "api_key_rejected",
+            Self::UiSignedIn => "ui_signed_in",
+            Self::UiSignedOut => "ui_signed_out",
+            Self::UiSignInRefused => "ui_sign_in_refused",
         }
     }
 
@@ -129,6 +139,8 @@ pub enum Actor {
     Invitee,
     /// A Discord server administrator, by user id, through a slash command.
     DiscordAdmin(String),
+    /// The organiser, signed in to the admin UI.
+    Ui,
 }
 
 impl Actor {
@@ -152,6 +164,7 @@ impl fmt::Display for Actor {
             Self::System => f.write_str("system"),
             Self::Invitee => f.write_str("invitee"),
             Self::DiscordAdmin(user_id) => write!(f, "discord_admin:{user_id}"),
+            Self::Ui => f.write_str("ui"),
         }
     }
 }
@@ -232,6 +245,8 @@ pub struct RecordedEvent {
 pub struct EventFilter {
     pub kind: Option<EventKind>,
     pub invitee_id: Option<i64>,
+    /// An actor as stored (`ui`), or a kind of actor before its `:` (`discord_admin`).
+    pub actor: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }

@@ -7,6 +7,7 @@ mod events;
 mod import;
 mod invitees;
 mod membership;
+mod sessions;
 mod tokens;
 mod verification;
 
@@ -27,6 +28,7 @@ pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
 pub use membership::{
     DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, MemberVerification,
 };
+pub use sessions::{AdminSession, OpenedSession, SessionToken};
 pub use tokens::IssuedToken;
 pub use verification::{AttemptSource, VerifyOutcome, VerifyRequest};
 

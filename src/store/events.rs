@@ -75,6 +75,7 @@ impl Store {
         // A NULL parameter switches its condition off, so one statement serves every filter.
         let sql = "SELECT id, kind, invitee_id, actor, channel, detail, created_at FROM events \
                    WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR invitee_id = $2) \
+                   AND ($5 IS NULL OR actor = $5 OR actor LIKE $5 || ':%') \
                    ORDER BY id DESC LIMIT $3 OFFSET $4";
         let rows: Vec<EventRow> = on_pool!(self, pool => {
             sqlx::query_as(sql)
@@ -82,6 +83,7 @@ impl Store {
                 .bind(filter.invitee_id)
                 .bind(filter.limit)
                 .bind(filter.offset)
+                .bind(filter.actor.as_deref())
                 .fetch_all(pool)
                 .await
                 .op("listing events")?

@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         "throttle",
         include_str!("../../migrations/0005_throttle.sql"),
     ),
+    migration(
+        6,
+        "sessions",
+        include_str!("../../migrations/0006_sessions.sql"),
+    ),
 ];
 
 /// Any number fits, as long as it is always the same: replicas starting together all take

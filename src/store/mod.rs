@@ -13,6 +13,7 @@ mod events;
 mod failures;
 mod invitees;
 mod migrations;
+mod sessions;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,6 +31,7 @@ pub use emails::{
     WebhookChange,
 };
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
+pub use sessions::{NewAdminSession, StoredAdminSession};
 
 /// Runs `$body` with `$pool` bound to the concrete pool.
 macro_rules! on_pool {

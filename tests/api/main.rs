@@ -17,6 +17,7 @@ mod health;
 mod limits;
 mod storage;
 mod tokens;
+mod ui;
 mod upload;
 mod users;
 mod verify;

@@ -1,0 +1,73 @@
+//! Overview: the bot and the email route at a glance, and what happened last.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+
+use super::events::{self, EventRow};
+use super::layout::{Layout, Section};
+use super::session::SignedIn;
+use crate::api::AppState;
+use crate::config::EmailRoute;
+
+const LATEST_EVENTS: i64 = 10;
+
+/// A state in words, with a class that adds a shape as well as a colour.
+struct Status {
+    word: &'static str,
+    class: &'static str,
+    hint: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    layout: Layout,
+    bot: Status,
+    email_route: &'static str,
+    email_hint: &'static str,
+    events: Vec<EventRow>,
+    empty: &'static str,
+}
+
+pub async fn page(signed_in: SignedIn, State(state): State<AppState>) -> Response {
+    let latest = match events::latest(&state, LATEST_EVENTS).await {
+        Ok(latest) => latest,
+        Err(response) => return response,
+    };
+    let bot = match &state.bot {
+        None => Status {
+            word: "Not set up",
+            class: "off",
+            hint: "Set DISCORD_TOKEN to let doorman admit people to your Discord server.",
+        },
+        Some(bot) if bot.is_connected() => Status {
+            word: "Connected",
+            class: "good",
+            hint: "The bot is online and watching for new members.",
+        },
+        Some(_) => Status {
+            word: "Disconnected",
+            class: "bad",
+            hint: "doorman keeps trying to reconnect; its log says why if this lasts.",
+        },
+    };
+    let (email_route, email_hint) = match &state.doorman.email_settings().route {
+        EmailRoute::SendGrid(_) => ("SendGrid", "Invitations are sent through SendGrid."),
+        EmailRoute::Smtp(_) => ("SMTP", "Invitations are sent through your SMTP server."),
+        EmailRoute::Outbox => (
+            "Local outbox",
+            "Invitations are kept in doorman's outbox and not sent: right for trying things out.",
+        ),
+    };
+    OverviewPage {
+        layout: Layout::new(Section::Overview, &signed_in.session.csrf_token),
+        bot,
+        email_route,
+        email_hint,
+        events: latest,
+        empty: "Nothing has happened yet.",
+    }
+    .into_response()
+}
