@@ -151,6 +151,7 @@ impl Actor {
             "cli" => Self::Cli,
             "system" => Self::System,
             "invitee" => Self::Invitee,
+            "ui" => Self::Ui,
             other => Self::DiscordAdmin(other.strip_prefix("discord_admin:")?.to_owned()),
         })
     }
@@ -268,6 +269,7 @@ mod tests {
             Actor::Cli,
             Actor::System,
             Actor::Invitee,
+            Actor::Ui,
             Actor::DiscordAdmin("80351110224678912".into()),
         ];
         for actor in actors {
