@@ -1,5 +1,6 @@
-//! The operations doorman offers, callable from the JSON API, the CLI, and later the admin
-//! UI and the Discord bot alike. Nothing here knows about HTTP or Discord.
+//! The operations doorman offers: the one door through which the JSON API, the admin UI,
+//! the CLI, the Discord bot and the background workers reach the data. Nothing here knows
+//! about HTTP; of Discord it knows only the typed ids of servers, members and roles.
 
 mod api_keys;
 mod emails;
