@@ -40,10 +40,15 @@ impl Application {
         let bot_status = BotStatus::default();
         let mut background = Vec::new();
         if let Some(discord) = &settings.discord {
+            // Only the leader among replicas holds the gateway.
+            let (leadership, election) =
+                crate::workers::leader::spawn(&doorman, discord.leader_takeover);
+            background.extend(election);
             background.extend(crate::discord::spawn(
                 discord,
                 doorman.clone(),
                 bot_status.clone(),
+                leadership,
             ));
         }
         let state = AppState {

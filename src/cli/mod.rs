@@ -1,9 +1,10 @@
 //! The command line: `doorman [serve]`, `migrate`, `import`, `users list`, `token refresh`,
-//! `send-emails`, `send-test`.
+//! `send-emails`, `send-test`, `backup`.
 
 mod emails;
 mod import;
 mod serve;
+mod serve_lock;
 mod users;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -63,6 +64,11 @@ pub enum Command {
     SendTest {
         /// Where to send it.
         address: String,
+    },
+    /// Copy the SQLite database to FILE, consistently, while doorman serves (PostgreSQL: explains pg_dump).
+    Backup {
+        /// The new file; an existing one is never overwritten.
+        file: std::path::PathBuf,
     },
     /// Print the OpenAPI document as JSON.
     Openapi,
@@ -172,6 +178,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             emails::send(&settings, recipients, force).await
         }
         Command::SendTest { address } => emails::test(&settings, &address).await,
+        Command::Backup { file } => {
+            let doorman = crate::startup::connect(&settings).await?;
+            let bytes = doorman.backup_to(&file).await?;
+            doorman.close().await;
+            println!(
+                "The SQLite database is copied to {} ({bytes} bytes).",
+                file.display()
+            );
+            Ok(())
+        }
         Command::Openapi => unreachable!("handled above"),
     }
 }

@@ -4,6 +4,8 @@ use crate::config::{SecretSource, Settings};
 use crate::startup::{Application, shutdown_signal};
 
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
+    // Held until the process ends.
+    let _serving = super::serve_lock::claim(settings.database_url.expose())?;
     let app = Application::build(settings).await?;
     let addr = app.local_addr();
     print_banner(settings, addr);

@@ -24,6 +24,9 @@ pub struct DiscordSettings {
     pub gateway_url: Option<String>,
     pub role_rules: Vec<RoleRule>,
     pub community_name: String,
+    /// With several replicas on one PostgreSQL: how soon another replica takes the
+    /// gateway over when the one holding it dies or loses the database.
+    pub leader_takeover: Duration,
 }
 
 /// "Invitees whose `field` is `value` also get the role `role`".
@@ -78,6 +81,13 @@ impl DiscordSettings {
         if kick_burst_limit == 0 {
             return Err(ConfigError::new("KICK_BURST_LIMIT", "must be at least 1"));
         }
+        let takeover: u64 = parse(var, "LEADER_TAKEOVER_SECS", 15)?;
+        if !(1..=3600).contains(&takeover) {
+            return Err(ConfigError::new(
+                "LEADER_TAKEOVER_SECS",
+                "must be between 1 and 3600 seconds",
+            ));
+        }
         let api_proxy = var("DISCORD_API_URL")
             .map(|raw| api_proxy(&raw))
             .transpose()?;
@@ -109,6 +119,7 @@ impl DiscordSettings {
                 .transpose()?
                 .unwrap_or_default(),
             community_name: name("COMMUNITY_NAME", "Our community"),
+            leader_takeover: Duration::from_secs(takeover),
         }))
     }
 }

@@ -22,6 +22,7 @@ use twilight_model::id::marker::{ApplicationMarker, UserMarker};
 
 use crate::config::DiscordSettings;
 use crate::service::{Doorman, GateRules};
+use crate::workers::leader::Leadership;
 
 /// Whether the bot holds a gateway session, for `/health`.
 #[derive(Debug, Clone, Default)]
@@ -63,11 +64,13 @@ impl std::ops::Deref for Bot {
 /// late after its deadline a kick can happen.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
-/// Starts the gateway connection and the deadline sweeper; returns their tasks.
+/// Starts the gateway connection (held only while this replica leads) and the deadline
+/// sweeper (which works only while the gateway is connected); returns their tasks.
 pub fn spawn(
     settings: &DiscordSettings,
     doorman: Doorman,
     status: BotStatus,
+    leadership: Leadership,
 ) -> Vec<JoinHandle<()>> {
     // twilight's TLS needs a process-wide crypto provider; a second install is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -92,13 +95,21 @@ pub fn spawn(
         status,
     }));
     vec![
-        tokio::spawn(bot.clone().run_gateway()),
+        tokio::spawn(bot.clone().run_gateway(leadership)),
         tokio::spawn(sweeper::run(bot, SWEEP_EVERY)),
     ]
 }
 
 impl Bot {
-    async fn run_gateway(self) {
+    /// Holds a gateway session whenever this replica leads, and closes it the moment it
+    /// stops leading, so that only one replica ever answers Discord.
+    async fn run_gateway(self, mut leadership: Leadership) {
+        while leadership.acquired().await {
+            self.run_session(&mut leadership).await;
+        }
+    }
+
+    async fn run_session(&self, leadership: &mut Leadership) {
         let intents = Intents::GUILDS | Intents::GUILD_MEMBERS;
         let mut config =
             twilight_gateway::ConfigBuilder::new(self.settings.token.expose().clone(), intents);
@@ -108,13 +119,22 @@ impl Bot {
         let mut shard = Shard::with_config(ShardId::ONE, config.build());
         // twilight reconnects and resumes on its own; errors here are logged and the
         // loop goes on with the next event.
-        while let Some(item) = shard.next_event(EventTypeFlags::all()).await {
+        loop {
+            let item = tokio::select! {
+                item = shard.next_event(EventTypeFlags::all()) => item,
+                () = leadership.lost() => {
+                    self.status.set(false);
+                    close_session(&mut shard).await;
+                    return;
+                }
+            };
             match item {
-                Ok(event) => self.dispatch(event),
-                Err(error) => {
+                Some(Ok(event)) => self.dispatch(event),
+                Some(Err(error)) => {
                     self.status.set(false);
                     tracing::warn!(%error, "Discord gateway error");
                 }
+                None => break,
             }
         }
         self.status.set(false);
@@ -179,6 +199,20 @@ impl Bot {
     fn serves(&self, guild_id: u64) -> bool {
         self.settings.guild_id.is_none_or(|only| only == guild_id)
     }
+}
+
+/// Ends a session for good (close code 1000, so Discord drops it rather than waiting for
+/// a resume), waiting briefly for the close to go out.
+async fn close_session(shard: &mut Shard) {
+    shard.close(twilight_gateway::CloseFrame::NORMAL);
+    let closed = async {
+        while let Some(item) = shard.next_event(EventTypeFlags::empty()).await {
+            if matches!(item, Ok(Event::GatewayClose(_))) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), closed).await;
 }
 
 /// A Discord id read from text (a button's custom id, a database row): digits only and

@@ -3,10 +3,12 @@
 //! about HTTP; of Discord it knows only the typed ids of servers, members and roles.
 
 mod api_keys;
+mod backup;
 mod emails;
 mod events;
 mod import;
 mod invitees;
+mod leader;
 mod membership;
 mod sessions;
 mod tokens;
@@ -20,12 +22,14 @@ use crate::domain::token::TokenKeys;
 use crate::store::{Store, StoreError};
 
 pub use api_keys::ApiKeyRefusal;
+pub use backup::{BackupError, POSTGRES_BACKUP_COMMAND};
 pub use emails::{
     EmailFilter, EmailRecord, QueuedBatch, Recipients, SendReport, Skipped, TestReport,
     WebhookReport,
 };
 pub use events::Health;
 pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
+pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
 pub use membership::{
     DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, MemberVerification,
 };

@@ -5,6 +5,7 @@
 //! are shared while each backend keeps its native types.
 
 mod api_keys;
+mod backup;
 mod batch;
 mod columns;
 mod discord;
@@ -12,6 +13,7 @@ mod emails;
 mod events;
 mod failures;
 mod invitees;
+mod leader;
 mod migrations;
 mod sessions;
 
@@ -31,6 +33,7 @@ pub use emails::{
     WebhookChange,
 };
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
+pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
 pub use sessions::{NewAdminSession, StoredAdminSession};
 
 /// Runs `$body` with `$pool` bound to the concrete pool.

@@ -2,3 +2,4 @@
 //! operations; the work itself, and its state, live in the service and the database.
 
 pub mod email;
+pub mod leader;

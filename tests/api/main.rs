@@ -15,6 +15,7 @@ mod email;
 mod events;
 mod health;
 mod limits;
+mod replicas;
 mod storage;
 mod tokens;
 mod ui;
