@@ -277,3 +277,42 @@ async fn three_replicas_share_the_work_and_survive_losing_the_gateway_holder() {
     assert_eq!(discord.connected_sessions(), 1);
     pg.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_loses_the_lock_closes_its_gateway_session_at_once() {
+    if !Backend::Postgres.available().await {
+        return;
+    }
+    let world =
+        crate::discord::World::start(Backend::Postgres, &[("LEADER_TAKEOVER_SECS", "2")]).await;
+    assert_eq!(world.discord.identifies(), 1);
+    // The server ends the lock's session, as it does when it loses sight of the holder.
+    world
+        .app
+        .sql(
+            "SELECT CAST(pg_terminate_backend(pid) AS TEXT) FROM pg_locks \
+             WHERE locktype = 'advisory' AND classid = 1685024626 \
+             AND objid = CAST(hashtext(current_schema()) AS oid)",
+        )
+        .await;
+    // The replica notices at its next look and ends its session for good (1000)...
+    world
+        .discord
+        .wait_until("the session to be closed", PATIENCE, |d| {
+            let first = d.gateway_connections().into_iter().next()?;
+            (first.3 == Some(1000) && d.connected_sessions() == 0).then_some(())
+        })
+        .await;
+    // ...and, the lock being free, takes it again and opens a new one.
+    world
+        .discord
+        .wait_until("a new session", PATIENCE, |d| {
+            (d.identifies() == 2 && d.connected_sessions() == 1).then_some(())
+        })
+        .await;
+    assert_eq!(
+        world.discord.resumes(),
+        0,
+        "a fresh session, not a resumed one"
+    );
+}
