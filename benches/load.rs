@@ -5,7 +5,8 @@
 //! ```
 //!
 //! For each backend it starts the release `doorman` binary on a fresh database, drives it
-//! over HTTP on 127.0.0.1 (import, listing, verification), and finally prints a Markdown
+//! over HTTP on 127.0.0.1 (import, listing, verification; on PostgreSQL also the
+//! wrong-token load spread over two replicas), and finally prints a Markdown
 //! table of what it measured next to the team's targets, with a description of the
 //! machine. Nothing is asserted: the numbers are for people to compare, not for CI.
 //!
@@ -20,6 +21,8 @@ mod cpu;
 mod data;
 #[path = "load/database.rs"]
 mod database;
+#[path = "load/replicas.rs"]
+mod replicas;
 #[path = "load/report.rs"]
 mod report;
 #[path = "load/server.rs"]
@@ -173,7 +176,22 @@ async fn run_steps(
     progress(format_args!("verifying with correct tokens"));
     steps::verify_correct(&session, tokens, load, report).await;
     progress(format_args!("verifying with wrong tokens"));
-    steps::verify_wrong(&session, &invitees, load, report).await;
+    let one_replica = steps::verify_wrong(&session, &invitees, load, report).await;
+    if backend == Backend::Postgres {
+        progress(format_args!(
+            "verifying with wrong tokens over two replicas"
+        ));
+        let second = Server::start(database, Throttle::Relaxed, client).await?;
+        replicas::verify_wrong_two_replicas(
+            &session,
+            [&server, &second],
+            &invitees,
+            load,
+            one_replica,
+            report,
+        )
+        .await;
+    }
     drop(server);
 
     // Restart with the default throttle (5 failures per email per window): the runs above

@@ -27,7 +27,7 @@ const ISSUE_CLIENTS: usize = 64;
 /// The count bound of the time-bound runs: far more than a run's duration allows.
 const MAX_REQUESTS_PER_RUN: usize = 10_000_000;
 /// doorman's tokens never contain `0` (see its token alphabet), so this never matches.
-const WRONG_TOKEN: &str = "00000000";
+pub(crate) const WRONG_TOKEN: &str = "00000000";
 /// Emails the throttled run cycles through.
 const THROTTLED_EMAILS: usize = 64;
 
@@ -420,7 +420,7 @@ pub async fn verify_wrong(
     invitees: &[Invitee],
     load: Load,
     report: &mut Report,
-) {
+) -> f64 {
     let emails: Vec<String> = invitees.iter().map(|i| i.email.clone()).collect();
     let (run, cpu) = verify_load(
         session,
@@ -435,6 +435,7 @@ pub async fn verify_wrong(
     )
     .await;
     report_run(session, "verify, wrong token", &run, cpu, load, report);
+    run.per_second()
 }
 
 /// (c) Wrong tokens for a few fixed emails under the default throttle: after five
@@ -464,7 +465,7 @@ pub async fn verify_throttled(
 }
 
 /// The count bound of a run that picks among `emails`: none at all if there are none.
-fn time_bound_requests(emails: &[String]) -> usize {
+pub(crate) fn time_bound_requests(emails: &[String]) -> usize {
     if emails.is_empty() {
         0
     } else {
@@ -483,14 +484,40 @@ async fn verify_load(
     body: impl Fn(usize) -> Value + Send + Sync + 'static,
     expected: fn(StatusCode, &Value) -> bool,
 ) -> (Run, Option<String>) {
-    if max_requests == 0 {
+    let servers = [session.server];
+    let (run, cpu) = verify_load_over(
+        session,
+        &servers,
+        load,
+        many_clients,
+        max_requests,
+        body,
+        expected,
+    )
+    .await;
+    (run, cpu.and_then(Meter::finish))
+}
+
+/// As `verify_load`, the `i`-th request going to `servers[i % servers.len()]`; the CPU
+/// meter (of the first server) is handed back unfinished.
+pub(crate) async fn verify_load_over(
+    session: &Session<'_>,
+    servers: &[&Server],
+    load: Load,
+    many_clients: bool,
+    max_requests: usize,
+    body: impl Fn(usize) -> Value + Send + Sync + 'static,
+    expected: fn(StatusCode, &Value) -> bool,
+) -> (Run, Option<Meter>) {
+    if max_requests == 0 || servers.is_empty() {
         return (Run::default(), None);
     }
     let client = session.client.clone();
-    let url = session.server.url("/api/verify");
-    let cpu = Meter::start(session.server.pid());
+    let urls: Vec<String> = servers.iter().map(|s| s.url("/api/verify")).collect();
+    let cpu = Meter::start(servers[0].pid());
     let run = traffic::drive(load, max_requests, move |i| {
-        let mut request = client.post(&url).json(&body(i)).timeout(SHORT_REQUEST);
+        let url = &urls[i % urls.len()];
+        let mut request = client.post(url).json(&body(i)).timeout(SHORT_REQUEST);
         if many_clients {
             let client = std::net::Ipv4Addr::from(0x0a00_0000 | (i as u32 & 0x00ff_ffff));
             request = request.header("x-forwarded-for", client.to_string());
@@ -498,11 +525,11 @@ async fn verify_load(
         async move { classify(request.send().await, expected).await }
     })
     .await;
-    (run, cpu.finish())
+    (run, Some(cpu))
 }
 
 /// Throughput, latency and unexpected answers of one verification run.
-fn report_run(
+pub(crate) fn report_run(
     session: &Session<'_>,
     name: &str,
     run: &Run,
