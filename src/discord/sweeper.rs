@@ -40,6 +40,11 @@ impl Bot {
             self.log(guild_id, &line).await;
         }
         for member in due.kick {
+            // This replica stopped leading (or lost Discord) mid-pass: the rest are left to
+            // whoever leads next, once their claims run out.
+            if !self.status.is_connected() {
+                break;
+            }
             if let Err(error) = self.enforce(&member).await {
                 // The lease runs out and the next pass tries again.
                 tracing::warn!(error = format!("{error:#}"), user = %member.user_id, "cannot enforce a deadline");
