@@ -2,6 +2,7 @@
 //! an SQLite file allows (with its online backup).
 
 mod failover;
+mod shared_state;
 mod sqlite;
 
 use std::io::{BufRead, BufReader};
