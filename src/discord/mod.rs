@@ -105,11 +105,15 @@ impl Bot {
     /// stops leading, so that only one replica ever answers Discord.
     async fn run_gateway(self, mut leadership: Leadership) {
         while leadership.acquired().await {
-            self.run_session(&mut leadership).await;
+            if !self.run_session(&mut leadership).await {
+                // twilight gave up for good (a fatal close, such as a rejected token).
+                return;
+            }
         }
     }
 
-    async fn run_session(&self, leadership: &mut Leadership) {
+    /// One gateway session; true if it ended because this replica stopped leading.
+    async fn run_session(&self, leadership: &mut Leadership) -> bool {
         let intents = Intents::GUILDS | Intents::GUILD_MEMBERS;
         let mut config =
             twilight_gateway::ConfigBuilder::new(self.settings.token.expose().clone(), intents);
@@ -125,7 +129,7 @@ impl Bot {
                 () = leadership.lost() => {
                     self.status.set(false);
                     close_session(&mut shard).await;
-                    return;
+                    return true;
                 }
             };
             match item {
@@ -138,6 +142,7 @@ impl Bot {
             }
         }
         self.status.set(false);
+        false
     }
 
     fn dispatch(&self, event: Event) {
