@@ -102,7 +102,7 @@ async fn help_describes_every_command() {
         .output()
         .unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
-    for command in ["serve", "migrate", "import", "users", "token"] {
+    for command in ["serve", "migrate", "import", "users", "token", "backup"] {
         assert!(help.contains(command), "{help}");
     }
 }
