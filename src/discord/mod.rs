@@ -9,6 +9,7 @@ mod interactions;
 mod kicks;
 mod members;
 mod messages;
+mod setup;
 mod sweeper;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -149,12 +150,12 @@ impl Bot {
             Event::MemberRemove(member) => self.member_removed(member).await,
             Event::InteractionCreate(interaction) => self.interaction(interaction.0).await,
             // Roles or channels changed: look them up afresh next time.
-            Event::RoleCreate(e) => self.forget_guild(Some(e.guild_id)),
-            Event::RoleUpdate(e) => self.forget_guild(Some(e.guild_id)),
-            Event::RoleDelete(e) => self.forget_guild(Some(e.guild_id)),
-            Event::ChannelCreate(c) => self.forget_guild(c.guild_id),
-            Event::ChannelUpdate(c) => self.forget_guild(c.guild_id),
-            Event::ChannelDelete(c) => self.forget_guild(c.guild_id),
+            Event::RoleCreate(e) => self.setup_changed(Some(e.guild_id)).await,
+            Event::RoleUpdate(e) => self.setup_changed(Some(e.guild_id)).await,
+            Event::RoleDelete(e) => self.setup_changed(Some(e.guild_id)).await,
+            Event::ChannelCreate(c) => self.setup_changed(c.guild_id).await,
+            Event::ChannelUpdate(c) => self.setup_changed(c.guild_id).await,
+            Event::ChannelDelete(c) => self.setup_changed(c.guild_id).await,
             _ => Ok(()),
         };
         if let Err(error) = result {
@@ -171,6 +172,18 @@ impl Bot {
     ) -> anyhow::Result<()> {
         if let Some(guild_id) = guild_id {
             self.guilds.forget(guild_id);
+        }
+        Ok(())
+    }
+
+    /// A role or channel changed: forget what was cached, and check the setup again.
+    async fn setup_changed(
+        &self,
+        guild_id: Option<twilight_model::id::Id<twilight_model::id::marker::GuildMarker>>,
+    ) -> anyhow::Result<()> {
+        self.forget_guild(guild_id)?;
+        if let Some(guild_id) = guild_id.filter(|g| self.serves(g.get())) {
+            self.record_setup(guild_id, None).await;
         }
         Ok(())
     }

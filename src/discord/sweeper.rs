@@ -39,6 +39,12 @@ impl Bot {
             );
             self.log(guild_id, &line).await;
         }
+        if let Err(error) = self.grant_due_roles().await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "giving roles verified in the admin UI failed"
+            );
+        }
         for member in due.kick {
             if let Err(error) = self.enforce(&member).await {
                 // The lease runs out and the next pass tries again.

@@ -14,6 +14,7 @@ mod failures;
 mod invitees;
 mod migrations;
 mod sessions;
+mod stats;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -25,13 +26,14 @@ use sqlx::{PgPool, SqlitePool};
 pub use crate::domain::invitee::InviteeFilter;
 pub use batch::{Failed, OutcomeWriter, Verified};
 pub(crate) use columns::{Op, text_column};
-pub use discord::{DiscordMember, GuildSettings};
+pub use discord::{DiscordMember, GuildSettings, KnownGuild};
 pub use emails::{
     BatchCounts, ClaimedEmail, EmailBody, EmailFilter, EmailRecord, EmailResult, QueueItem,
     WebhookChange,
 };
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
 pub use sessions::{NewAdminSession, StoredAdminSession};
+pub use stats::{FunnelCounts, MemberCounts};
 
 /// Runs `$body` with `$pool` bound to the concrete pool.
 macro_rules! on_pool {

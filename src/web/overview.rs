@@ -1,4 +1,5 @@
-//! Overview: the bot and the email route at a glance, and what happened last.
+//! Overview: the campaign's funnel and verifications per day, the bot, the email route
+//! and queue at a glance, what setup still lacks, and what happened last.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -6,7 +7,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 use super::events::{self, EventRow};
-use super::layout::{Layout, Section};
+use super::layout::{self, Layout, Section};
+use super::overview_parts::{self, Campaign};
 use super::session::SignedIn;
 use crate::api::AppState;
 use crate::config::EmailRoute;
@@ -29,6 +31,7 @@ struct OverviewPage {
     email_hint: &'static str,
     events: Vec<EventRow>,
     empty: &'static str,
+    campaign: Campaign,
 }
 
 pub async fn page(signed_in: SignedIn, State(state): State<AppState>) -> Response {
@@ -36,6 +39,15 @@ pub async fn page(signed_in: SignedIn, State(state): State<AppState>) -> Respons
         Ok(latest) => latest,
         Err(response) => return response,
     };
+    let stats = match state.doorman.campaign_stats().await {
+        Ok(stats) => stats,
+        Err(e) => return layout::internal(e),
+    };
+    let guilds = match state.doorman.known_guilds().await {
+        Ok(guilds) => guilds,
+        Err(e) => return layout::internal(e),
+    };
+    let campaign = overview_parts::campaign(&state, &stats, &guilds);
     let bot = match &state.bot {
         None => Status {
             word: "Not set up",
@@ -68,6 +80,7 @@ pub async fn page(signed_in: SignedIn, State(state): State<AppState>) -> Respons
         email_hint,
         events: latest,
         empty: "Nothing has happened yet.",
+        campaign,
     }
     .into_response()
 }
