@@ -5,7 +5,7 @@ use crate::service::CampaignStats;
 
 /// Chart width in SVG units; it scales to the card.
 pub const WIDTH: i64 = 640;
-const LABEL: i64 = 150;
+const LABEL: i64 = 190;
 const NUMBER: i64 = 80;
 const ROW: i64 = 34;
 const BAR: i64 = 22;

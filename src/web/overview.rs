@@ -27,6 +27,8 @@ struct Status {
 struct OverviewPage {
     layout: Layout,
     bot: Status,
+    /// The server the bot is in, and who waits there.
+    bot_server: Option<String>,
     email_route: &'static str,
     email_hint: &'static str,
     events: Vec<EventRow>,
@@ -48,6 +50,20 @@ pub async fn page(signed_in: SignedIn, State(state): State<AppState>) -> Respons
         Err(e) => return layout::internal(e),
     };
     let campaign = overview_parts::campaign(&state, &stats, &guilds);
+    let bot_server = match guilds.first() {
+        Some(guild) if state.discord.is_some() => {
+            match state.doorman.discord_status(guild.guild_id).await {
+                Ok(status) => Some(format!(
+                    "{}: {} waiting to verify, {} kick(s) held.",
+                    guild.name.as_deref().unwrap_or("Your server"),
+                    status.pending,
+                    status.held
+                )),
+                Err(e) => return layout::internal(e),
+            }
+        }
+        _ => None,
+    };
     let bot = match &state.bot {
         None => Status {
             word: "Not set up",
@@ -76,6 +92,7 @@ pub async fn page(signed_in: SignedIn, State(state): State<AppState>) -> Respons
     OverviewPage {
         layout: Layout::new(Section::Overview, &signed_in.session.csrf_token),
         bot,
+        bot_server,
         email_route,
         email_hint,
         events: latest,

@@ -4,8 +4,12 @@
 use reqwest::header::COOKIE;
 use serde_json::Value;
 
+use doorman::domain::MemberState;
+
+use super::browser::Ui;
 use super::http::{client, csrf_token, get_with, signed_in};
-use crate::discord::{World, wait_for};
+use crate::discord::{PATIENCE, World, wait_for};
+use crate::fake_discord::FakeDiscord;
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_databases;
 
@@ -64,6 +68,7 @@ on_both_databases! {
         assert!(overview.contains("Still to set up"));
         assert!(overview.contains("#welcome-check"));
         assert!(!overview.contains("A Discord bot token"));
+        assert!(overview.contains("Doorman Test Server: 0 waiting to verify, 0 kick(s) held."), "{overview}");
 
         // Fixed in Discord: the checklist follows.
         world.discord.add_text_channel("welcome-check");
@@ -152,5 +157,86 @@ on_both_databases! {
             .await
             .unwrap();
         assert_eq!(response.status(), 404);
+    }
+}
+
+/// Waits until the fake Discord holds a DM prompt for `user`.
+async fn prompted(discord: &FakeDiscord, user: u64) {
+    discord
+        .wait_until("a DM prompt", PATIENCE, |d| {
+            (!d.dms_to(user).is_empty()).then_some(())
+        })
+        .await;
+}
+
+on_both_databases! {
+    async fn the_discord_page_counts_down_verifies_and_confirms_held_kicks(backend: Backend) {
+        let discord = FakeDiscord::start().await;
+        let member_role = discord.add_role("member", 1);
+        discord.add_role("unverified", 1);
+        let (api, gateway, guild) = (discord.api_url(), discord.gateway_url(), discord.guild_id().to_string());
+        let vars = [
+            ("DISCORD_TOKEN", FakeDiscord::BOT_TOKEN),
+            ("DISCORD_API_URL", api.as_str()),
+            ("DISCORD_GATEWAY_URL", gateway.as_str()),
+            ("DISCORD_GUILD_ID", guild.as_str()),
+            ("COMMUNITY_NAME", "Test Community"),
+            ("VERIFICATION_TIMEOUT", "600"),
+            ("KICK_BURST_LIMIT", "1"),
+        ];
+        let Some(ui) = Ui::start_with(backend, "discord", &vars).await else { return };
+        let cookie = signed_in(&ui.app).await;
+        page_with_setup(&ui.app, &cookie).await;
+        discord.member_join(801, "ana").await;
+        prompted(&discord, 801).await;
+
+        // The countdown: the server's numbers, then ticking in the browser.
+        ui.sign_in().await;
+        ui.goto("/admin/discord").await;
+        let first = ui.text(".countdown").await;
+        assert!(first.starts_with("9 min"), "{first}");
+        wait_for("the countdown to tick", || async {
+            (ui.text(".countdown").await != first).then_some(())
+        })
+        .await;
+        assert!(!ui.page_text().await.contains("✗ To fix:"), "the fake server is set up");
+        ui.screenshot("pending").await;
+
+        // Verified from the page: the fake Discord sees the role given.
+        ui.press("Verify").await;
+        assert!(ui.text(".message").await.contains("Verified."));
+        discord
+            .wait_until("the member role", PATIENCE, |d| {
+                d.member_roles(801).is_some_and(|r| r.contains(&member_role)).then_some(())
+            })
+            .await;
+
+        // Two deadlines at once, over KICK_BURST_LIMIT: held until confirmed here.
+        discord.member_join(802, "ben").await;
+        discord.member_join(803, "cleo").await;
+        prompted(&discord, 802).await;
+        prompted(&discord, 803).await;
+        ui.app.advance(chrono::Duration::days(1));
+        let guild_id = twilight_model::id::Id::new(discord.guild_id());
+        let doorman = &ui.app.doorman;
+        wait_for("both kicks to be held", || async {
+            let held = doorman.discord_members_in_state(guild_id, MemberState::Held).await.ok()?;
+            (held.len() == 2).then_some(())
+        })
+        .await;
+        // A day on, the browser signs in again.
+        ui.sign_in().await;
+        ui.goto("/admin/discord").await;
+        assert!(ui.text("#held-heading").await.contains("(2)"));
+        assert!(discord.kicks().is_empty());
+        ui.screenshot("held").await;
+        ui.press("Confirm 2 kick(s)").await;
+        assert!(ui.text(".message").await.contains("Held kicks confirmed"));
+        discord
+            .wait_until("both kicks", PATIENCE, |d| (d.kicks().len() == 2).then_some(()))
+            .await;
+        let events = ui.app.events("kind=discord_kicks_confirmed").await;
+        assert_eq!(ui_events(&events).len(), 1, "{events:?}");
+        ui.close().await;
     }
 }
