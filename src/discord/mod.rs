@@ -134,7 +134,13 @@ impl Bot {
                 }
             }
             Event::Resumed => self.status.set(true),
-            Event::GatewayClose(_) => self.status.set(false),
+            Event::GatewayClose(frame) => {
+                self.status.set(false);
+                if frame.is_some_and(|f| f.code == DISALLOWED_INTENTS) {
+                    let bot = self.clone();
+                    tokio::spawn(async move { bot.members_intent_refused().await });
+                }
+            }
             event => {
                 let bot = self.clone();
                 tokio::spawn(async move { bot.handle(event).await });
@@ -214,6 +220,8 @@ fn discord_error_code(error: &twilight_http::Error) -> Option<u64> {
     }
 }
 
+/// The gateway's close code for a privileged intent the application may not use.
+const DISALLOWED_INTENTS: u16 = 4014;
 /// Discord's code for "Unknown Member".
 const UNKNOWN_MEMBER: u64 = 10007;
 /// Discord's code for "Missing Permissions".

@@ -85,6 +85,20 @@ impl Bot {
         Ok(())
     }
 
+    /// Discord refused the connection for the Server Members Intent: the checklist of every
+    /// server doorman knows says so.
+    pub(super) async fn members_intent_refused(&self) {
+        tracing::error!(
+            "Discord refused the Server Members Intent: turn it on in the Developer Portal (Bot → Privileged Gateway Intents)"
+        );
+        if let Err(error) = self.doorman.members_intent_refused().await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "cannot record the refused intent"
+            );
+        }
+    }
+
     /// Gives the roles of members an admin verified in the admin UI.
     pub(super) async fn grant_due_roles(&self) -> anyhow::Result<()> {
         for member in self.doorman.due_role_grants().await? {

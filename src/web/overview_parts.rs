@@ -76,7 +76,7 @@ fn missing(state: &AppState, guilds: &[KnownGuild]) -> Vec<Missing> {
     let Some(setup) = guilds.first().and_then(|g| g.setup) else {
         missing.push(Missing {
             what: "The bot in your server".into(),
-            fix: "Invite the bot to your Discord server; doorman checks its roles and channel once it connects.".into(),
+            fix: "Invite the bot to your Discord server; doorman checks its roles and channel once it connects. If it is invited and never connects, turn on its Server Members Intent (Discord Developer Portal → Bot → Privileged Gateway Intents).".into(),
         });
         return missing;
     };

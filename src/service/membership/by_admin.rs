@@ -117,6 +117,23 @@ impl Doorman {
             .await?)
     }
 
+    /// Discord refused the Server Members Intent: every known server's setup says so,
+    /// the rest as last found.
+    #[tracing::instrument(skip_all)]
+    pub async fn members_intent_refused(&self) -> Result<(), ServiceError> {
+        for guild in self.store().known_guilds().await? {
+            let mut setup = guild.setup.unwrap_or_default();
+            setup.members_intent = false;
+            let name = guild
+                .name
+                .unwrap_or_else(|| format!("Server {}", guild.guild_id));
+            self.store()
+                .record_guild_setup(guild.guild_id, &name, &setup, self.now())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Every server doorman has seen, with its setup and timeout.
     pub async fn known_guilds(&self) -> Result<Vec<KnownGuild>, ServiceError> {
         Ok(self.store().known_guilds().await?)

@@ -96,6 +96,15 @@ on_both_databases! {
         world.discord.member_join(601, "newcomer").await;
         world.prompt_for(601).await;
         assert!(page(app, &cookie).await.contains("44 min"));
+
+        // The intent turned off: Discord refuses the next identify, and the checklist says so.
+        world.discord.set_members_intent_enabled(false);
+        world.discord.invalidate_session(false).await;
+        wait_for("the checklist to miss the intent", || async {
+            let text = page(app, &cookie).await;
+            text.contains("Turn on Server Members Intent").then_some(())
+        })
+        .await;
     }
 
     async fn force_verify_and_remove_are_carried_out_by_the_bot(backend: Backend) {
