@@ -78,7 +78,7 @@ on_both_databases! {
     async fn the_overview_shows_the_funnel_in_the_browser(backend: Backend) {
         let Some(ui) = Ui::start(backend, "overview").await else { return };
         a_campaign(&ui.app).await;
-        ui.sign_in().await;
+        crate::ui::discord::sign_in(&ui).await;
         let numbers = ui.text(".funnel-numbers").await;
         assert!(numbers.contains("Invited\n5"), "{numbers}");
         assert!(numbers.contains("Verified\n1"), "{numbers}");
