@@ -223,6 +223,11 @@ on_both_databases! {
         .await;
         assert!(!ui.page_text().await.contains("✗ To fix:"), "the fake server is set up");
         ui.screenshot("pending").await;
+        ui.browser
+            .execute("document.getElementById('timeout-heading').scrollIntoView()", vec![])
+            .await
+            .unwrap();
+        ui.screenshot("setup").await;
 
         // Verified from the page: the fake Discord sees the role given.
         ui.press("Verify").await;

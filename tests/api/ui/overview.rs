@@ -85,6 +85,11 @@ on_both_databases! {
         let chart = ui.text("svg.funnel").await;
         assert!(chart.contains("Joined Discord"), "{chart}");
         ui.screenshot("overview").await;
+        ui.browser
+            .execute("document.getElementById('daily-heading').scrollIntoView()", vec![])
+            .await
+            .unwrap();
+        ui.screenshot("overview-daily").await;
         ui.close().await;
     }
 }
