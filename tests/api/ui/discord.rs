@@ -152,6 +152,38 @@ on_both_databases! {
         assert!(text.contains("discord_kicked_for_timeout"));
     }
 
+    async fn held_kicks_called_off_from_the_page_get_a_fresh_deadline(backend: Backend) {
+        let world = World::start(backend, &[("KICK_BURST_LIMIT", "1")]).await;
+        let app = &world.app;
+        let guild = world.discord.guild_id().to_string();
+        for user in [901, 902] {
+            world.discord.member_join(user, "newcomer").await;
+            world.prompt_for(user).await;
+        }
+        app.advance(chrono::Duration::days(1));
+        let guild_id = twilight_model::id::Id::new(world.discord.guild_id());
+        wait_for("both kicks to be held", || async {
+            let held = app.doorman.discord_members_in_state(guild_id, MemberState::Held).await.ok()?;
+            (held.len() == 2).then_some(())
+        })
+        .await;
+        let cookie = signed_in(app).await;
+        assert!(page(app, &cookie).await.contains("Confirm 2 kick(s)"));
+        let location = post_form(app, "/admin/discord/cancel-kicks", &cookie, &[("guild", &guild)]).await;
+        assert!(location.ends_with("done=cancelled"));
+        let events = app.events("kind=discord_kicks_cancelled").await;
+        assert_eq!(ui_events(&events).len(), 1, "{events:?}");
+        for user in [901, 902] {
+            let member = world.member(user).await.expect("still known");
+            assert_eq!(member.membership.state, MemberState::Pending);
+            assert!(member.membership.deadline.expect("a deadline") > app.doorman.now());
+        }
+        assert!(world.discord.kicks().is_empty());
+        let text = page(app, &cookie).await;
+        assert!(text.contains("No kicks are held."));
+        assert!(text.contains("Waiting to verify <span class=\"count\">(2)</span>"));
+    }
+
     async fn without_a_bot_the_page_says_how_to_set_it_up(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let cookie = signed_in(&app).await;
