@@ -81,11 +81,7 @@ pub fn spawn(
     let bot = Bot(Arc::new(BotInner {
         http: http.build(),
         doorman,
-        rules: GateRules {
-            default_timeout: settings.verification_timeout,
-            max_attempts: settings.max_verify_attempts,
-            kick_burst_limit: settings.kick_burst_limit,
-        },
+        rules: GateRules::from_settings(settings),
         settings: settings.clone(),
         application_id: OnceLock::new(),
         user_id: OnceLock::new(),
