@@ -57,6 +57,7 @@ impl Application {
             bot: settings.discord.is_some().then_some(bot_status),
             trusted_proxies: settings.trusted_proxies.clone(),
             web: settings.web.clone(),
+            discord: settings.discord.clone(),
         };
         let listener = TcpListener::bind(settings.bind_addr)
             .await

@@ -45,6 +45,8 @@ pub struct AppState {
     pub trusted_proxies: crate::config::TrustedProxies,
     /// The admin UI's settings.
     pub web: crate::config::WebSettings,
+    /// The Discord bot's settings, when `DISCORD_TOKEN` is set (the admin UI's Discord page).
+    pub discord: Option<crate::config::DiscordSettings>,
 }
 
 /// The whole HTTP surface, with its OpenAPI document built from the same route list.

@@ -16,7 +16,7 @@ use super::{Bot, messages};
 use crate::domain::event::Actor;
 use crate::service::ServiceError;
 
-pub(super) const MAX_TIMEOUT_MINUTES: i64 = 7 * 24 * 60;
+pub(super) const MAX_TIMEOUT_MINUTES: i64 = crate::service::MAX_TIMEOUT_MINUTES as i64;
 
 /// Discord waits three seconds for the first answer; past this, doorman defers and
 /// follows up, leaving room for the answer's own trip.

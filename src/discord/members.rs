@@ -42,6 +42,7 @@ impl Bot {
         if self.settings.guild_id == Some(guild.id.get()) {
             self.register_commands(Some(guild.id)).await;
         }
+        self.record_setup(guild.id, Some(guild.name.clone())).await;
         self.reconcile(guild.id, first_connected).await
     }
 

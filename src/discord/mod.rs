@@ -9,6 +9,7 @@ mod interactions;
 mod kicks;
 mod members;
 mod messages;
+mod setup;
 mod sweeper;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,11 +84,7 @@ pub fn spawn(
     let bot = Bot(Arc::new(BotInner {
         http: http.build(),
         doorman,
-        rules: GateRules {
-            default_timeout: settings.verification_timeout,
-            max_attempts: settings.max_verify_attempts,
-            kick_burst_limit: settings.kick_burst_limit,
-        },
+        rules: GateRules::from_settings(settings),
         settings: settings.clone(),
         application_id: OnceLock::new(),
         user_id: OnceLock::new(),
@@ -158,7 +155,13 @@ impl Bot {
                 }
             }
             Event::Resumed => self.status.set(true),
-            Event::GatewayClose(_) => self.status.set(false),
+            Event::GatewayClose(frame) => {
+                self.status.set(false);
+                if frame.is_some_and(|f| f.code == DISALLOWED_INTENTS) {
+                    let bot = self.clone();
+                    tokio::spawn(async move { bot.members_intent_refused().await });
+                }
+            }
             event => {
                 let bot = self.clone();
                 tokio::spawn(async move { bot.handle(event).await });
@@ -174,12 +177,12 @@ impl Bot {
             Event::MemberRemove(member) => self.member_removed(member).await,
             Event::InteractionCreate(interaction) => self.interaction(interaction.0).await,
             // Roles or channels changed: look them up afresh next time.
-            Event::RoleCreate(e) => self.forget_guild(Some(e.guild_id)),
-            Event::RoleUpdate(e) => self.forget_guild(Some(e.guild_id)),
-            Event::RoleDelete(e) => self.forget_guild(Some(e.guild_id)),
-            Event::ChannelCreate(c) => self.forget_guild(c.guild_id),
-            Event::ChannelUpdate(c) => self.forget_guild(c.guild_id),
-            Event::ChannelDelete(c) => self.forget_guild(c.guild_id),
+            Event::RoleCreate(e) => self.setup_changed(Some(e.guild_id)).await,
+            Event::RoleUpdate(e) => self.setup_changed(Some(e.guild_id)).await,
+            Event::RoleDelete(e) => self.setup_changed(Some(e.guild_id)).await,
+            Event::ChannelCreate(c) => self.setup_changed(c.guild_id).await,
+            Event::ChannelUpdate(c) => self.setup_changed(c.guild_id).await,
+            Event::ChannelDelete(c) => self.setup_changed(c.guild_id).await,
             _ => Ok(()),
         };
         if let Err(error) = result {
@@ -196,6 +199,18 @@ impl Bot {
     ) -> anyhow::Result<()> {
         if let Some(guild_id) = guild_id {
             self.guilds.forget(guild_id);
+        }
+        Ok(())
+    }
+
+    /// A role or channel changed: forget what was cached, and check the setup again.
+    async fn setup_changed(
+        &self,
+        guild_id: Option<twilight_model::id::Id<twilight_model::id::marker::GuildMarker>>,
+    ) -> anyhow::Result<()> {
+        self.forget_guild(guild_id)?;
+        if let Some(guild_id) = guild_id.filter(|g| self.serves(g.get())) {
+            self.record_setup(guild_id, None).await;
         }
         Ok(())
     }
@@ -240,6 +255,8 @@ fn discord_error_code(error: &twilight_http::Error) -> Option<u64> {
     }
 }
 
+/// The gateway's close code for a privileged intent the application may not use.
+const DISALLOWED_INTENTS: u16 = 4014;
 /// Discord's code for "Unknown Member".
 const UNKNOWN_MEMBER: u64 = 10007;
 /// Discord's code for "Missing Permissions".

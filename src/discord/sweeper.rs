@@ -39,6 +39,12 @@ impl Bot {
             );
             self.log(guild_id, &line).await;
         }
+        if let Err(error) = self.grant_due_roles().await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "giving roles verified in the admin UI failed"
+            );
+        }
         for member in due.kick {
             // This replica stopped leading (or lost Discord) mid-pass: the rest are left to
             // whoever leads next, once their claims run out.

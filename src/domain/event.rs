@@ -36,6 +36,8 @@ pub enum EventKind {
     DiscordKicksConfirmed,
     DiscordKicksCancelled,
     DiscordTimeoutSet,
+    /// An admin ended a waiting member's time to verify: the bot removes them.
+    DiscordRemovalRequested,
     /// Something an admin should fix: a missing role, a missing permission.
     DiscordProblem,
     /// Wrong admin keys from one address within one window, counted in one event.
@@ -47,7 +49,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 33] = [
+    pub const ALL: [EventKind; 34] = [
         Self::InviteesImported,
         Self::TokenIssued,
         Self::VerificationSucceeded,
@@ -76,6 +78,7 @@ impl EventKind {
         Self::DiscordKicksConfirmed,
         Self::DiscordKicksCancelled,
         Self::DiscordTimeoutSet,
+        Self::DiscordRemovalRequested,
         Self::DiscordProblem,
         Self::ApiKeyRejected,
         Self::UiSignedIn,
@@ -113,6 +116,7 @@ impl EventKind {
             Self::DiscordKicksConfirmed => "discord_kicks_confirmed",
             Self::DiscordKicksCancelled => "discord_kicks_cancelled",
             Self::DiscordTimeoutSet => "discord_timeout_set",
+            Self::DiscordRemovalRequested => "discord_removal_requested",
             Self::DiscordProblem => "discord_problem",
             Self::ApiKeyRejected => "api_key_rejected",
             Self::UiSignedIn => "ui_signed_in",

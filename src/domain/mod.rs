@@ -1,6 +1,7 @@
 //! Domain types and rules, free of HTTP, SQL and Discord.
 
 pub mod clock;
+pub mod discord_setup;
 mod email;
 mod email_kinds;
 mod email_status;

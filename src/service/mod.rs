@@ -11,6 +11,7 @@ mod invitees;
 mod leader;
 mod membership;
 mod sessions;
+mod stats;
 mod tokens;
 mod verification;
 
@@ -31,9 +32,11 @@ pub use events::Health;
 pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
 pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
 pub use membership::{
-    DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, MemberVerification,
+    DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, KnownGuild,
+    MAX_TIMEOUT_MINUTES, MemberVerification,
 };
 pub use sessions::{AdminSession, OpenedSession, SessionToken};
+pub use stats::{CHART_DAYS, CampaignStats, FunnelCounts, MemberCounts};
 pub use tokens::IssuedToken;
 pub use verification::{AttemptSource, VerifyOutcome, VerifyRequest};
 

@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         "sessions",
         include_str!("../../migrations/0006_sessions.sql"),
     ),
+    migration(
+        7,
+        "admin_ui_discord",
+        include_str!("../../migrations/0007_admin_ui_discord.sql"),
+    ),
 ];
 
 /// Any number fits, as long as it is always the same: replicas starting together all take

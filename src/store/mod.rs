@@ -16,6 +16,7 @@ mod invitees;
 mod leader;
 mod migrations;
 mod sessions;
+mod stats;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -27,7 +28,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use crate::domain::invitee::InviteeFilter;
 pub use batch::{Failed, OutcomeWriter, Verified};
 pub(crate) use columns::{Op, text_column};
-pub use discord::{DiscordMember, GuildSettings};
+pub use discord::{DiscordMember, GuildSettings, KnownGuild};
 pub use emails::{
     BatchCounts, ClaimedEmail, EmailBody, EmailFilter, EmailRecord, EmailResult, QueueItem,
     WebhookChange,
@@ -35,6 +36,7 @@ pub use emails::{
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
 pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
 pub use sessions::{NewAdminSession, StoredAdminSession};
+pub use stats::{FunnelCounts, MemberCounts};
 
 /// Runs `$body` with `$pool` bound to the concrete pool.
 macro_rules! on_pool {

@@ -7,11 +7,15 @@
 //! without a session to the sign-in page and back.
 
 mod assets;
+mod charts;
 mod csrf;
+mod discord;
+mod discord_actions;
 mod events;
 mod headers;
 mod layout;
 mod overview;
+mod overview_parts;
 mod pages;
 mod session;
 mod sign_in;
@@ -32,7 +36,21 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/admin/invitees", get(pages::invitees))
         .route("/admin/import", get(pages::import))
         .route("/admin/emails", get(pages::emails))
-        .route("/admin/discord", get(pages::discord))
+        .route("/admin/discord", get(discord::page))
+        .route(
+            "/admin/discord/force-verify",
+            post(discord_actions::force_verify),
+        )
+        .route("/admin/discord/remove", post(discord_actions::remove))
+        .route(
+            "/admin/discord/confirm-kicks",
+            post(discord_actions::confirm_kicks),
+        )
+        .route(
+            "/admin/discord/cancel-kicks",
+            post(discord_actions::cancel_kicks),
+        )
+        .route("/admin/discord/timeout", post(discord_actions::set_timeout))
         .route("/admin/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/admin/sign-out", post(sign_in::sign_out))
         .route(

@@ -1,4 +1,5 @@
-//! Overview: the bot and the email route at a glance, and what happened last.
+//! Overview: the campaign's funnel and verifications per day, the bot, the email route
+//! and queue at a glance, what setup still lacks, and what happened last.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -6,7 +7,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 use super::events::{self, EventRow};
-use super::layout::{Layout, Section};
+use super::layout::{self, Layout, Section};
+use super::overview_parts::{self, Campaign};
 use super::session::SignedIn;
 use crate::api::AppState;
 use crate::config::EmailRoute;
@@ -25,16 +27,42 @@ struct Status {
 struct OverviewPage {
     layout: Layout,
     bot: Status,
+    /// The server the bot is in, and who waits there.
+    bot_server: Option<String>,
     email_route: &'static str,
     email_hint: &'static str,
     events: Vec<EventRow>,
     empty: &'static str,
+    campaign: Campaign,
 }
 
 pub async fn page(signed_in: SignedIn, State(state): State<AppState>) -> Response {
     let latest = match events::latest(&state, LATEST_EVENTS).await {
         Ok(latest) => latest,
         Err(response) => return response,
+    };
+    let stats = match state.doorman.campaign_stats().await {
+        Ok(stats) => stats,
+        Err(e) => return layout::internal(e),
+    };
+    let guilds = match state.doorman.known_guilds().await {
+        Ok(guilds) => guilds,
+        Err(e) => return layout::internal(e),
+    };
+    let campaign = overview_parts::campaign(&state, &stats, &guilds);
+    let bot_server = match guilds.first() {
+        Some(guild) if state.discord.is_some() => {
+            match state.doorman.discord_status(guild.guild_id).await {
+                Ok(status) => Some(format!(
+                    "{}: {} waiting to verify, {} kick(s) held.",
+                    guild.name.as_deref().unwrap_or("Your server"),
+                    status.pending,
+                    status.held
+                )),
+                Err(e) => return layout::internal(e),
+            }
+        }
+        _ => None,
     };
     let bot = match &state.bot {
         None => Status {
@@ -64,10 +92,12 @@ pub async fn page(signed_in: SignedIn, State(state): State<AppState>) -> Respons
     OverviewPage {
         layout: Layout::new(Section::Overview, &signed_in.session.csrf_token),
         bot,
+        bot_server,
         email_route,
         email_hint,
         events: latest,
         empty: "Nothing has happened yet.",
+        campaign,
     }
     .into_response()
 }

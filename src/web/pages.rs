@@ -49,14 +49,6 @@ pub async fn emails(signed_in: SignedIn) -> Response {
     )
 }
 
-pub async fn discord(signed_in: SignedIn) -> Response {
-    coming(
-        &signed_in,
-        Section::Discord,
-        "Members waiting to verify, held kicks, the verification timeout and the bot's setup.",
-    )
-}
-
 pub async fn not_found(_signed_in: SignedIn) -> Response {
     layout::problem(
         StatusCode::NOT_FOUND,

@@ -3,6 +3,7 @@
 //! reads the member, asks the rules, and writes the change with its event at once. The
 //! bot carries out what the answers say.
 
+mod by_admin;
 mod guilds;
 mod kicks;
 mod verify;
@@ -21,6 +22,7 @@ use crate::domain::membership::{Decision, Input, Rules, Then, decide};
 use crate::domain::{Change, MemberState, Membership};
 pub use crate::store::DiscordMember;
 
+pub use by_admin::KnownGuild;
 pub use guilds::DiscordStatus;
 pub use kicks::DueKicks;
 
@@ -31,6 +33,19 @@ pub struct GateRules {
     pub max_attempts: u32,
     pub kick_burst_limit: u32,
 }
+
+impl GateRules {
+    pub fn from_settings(settings: &crate::config::DiscordSettings) -> Self {
+        Self {
+            default_timeout: settings.verification_timeout,
+            max_attempts: settings.max_verify_attempts,
+            kick_burst_limit: settings.kick_burst_limit,
+        }
+    }
+}
+
+/// The longest verification timeout an admin may set, in minutes (a week).
+pub const MAX_TIMEOUT_MINUTES: u32 = 7 * 24 * 60;
 
 /// What to do about a member who just joined.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use crate::store::{BeginWrite, Op, Result, Store, on_pool};
 
 /// Every new round and every verification clears what the last round counted.
 const FRESH_ROUND: &str = "failed_attempts = 0, kick_confirmed = FALSE, lease_until = NULL, \
-    kick_refusals = 0, refusal_reported_at = NULL";
+    kick_refusals = 0, refusal_reported_at = NULL, roles_due = FALSE";
 
 /// A value bound after the ids ($1, $2) and `now` ($3), from $4 on.
 #[derive(Clone, Copy)]
@@ -113,6 +113,34 @@ impl Store {
         event: Option<&NewEvent>,
         now: DateTime<Utc>,
     ) -> Result<Option<DiscordMember>> {
+        self.write_member(guild_id, user_id, change, event, false, now)
+            .await
+    }
+
+    /// [`Self::change_member`], and, when the change was written, the member's roles are
+    /// due: whichever replica holds the Discord connection gives them (see
+    /// `claim_role_grants`).
+    pub async fn change_member_granting_roles(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+        change: Change,
+        event: Option<&NewEvent>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DiscordMember>> {
+        self.write_member(guild_id, user_id, change, event, true, now)
+            .await
+    }
+
+    async fn write_member(
+        &self,
+        guild_id: Id<GuildMarker>,
+        user_id: Id<UserMarker>,
+        change: Change,
+        event: Option<&NewEvent>,
+        grant_roles: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DiscordMember>> {
         let write = statement(change);
         let (guild, user) = (guild_id.to_string(), user_id.to_string());
         let row: Option<MemberRow> = on_pool!(self, pool => {
@@ -120,6 +148,14 @@ impl Store {
             let mut row = None;
             if let Some((sql, params)) = &write {
                 row = write_change!(&mut *tx, sql, params, &guild, &user, now)?;
+            }
+            if grant_roles && row.is_some() {
+                sqlx::query("UPDATE discord_members SET roles_due = TRUE WHERE guild_id = $1 AND user_id = $2")
+                    .bind(&guild)
+                    .bind(&user)
+                    .execute(&mut *tx)
+                    .await
+                    .op("noting a member's roles are due")?;
             }
             if let Some(event) = event {
                 insert_event!(&mut *tx, event, now)

@@ -3,11 +3,14 @@
 //! Discord ids are stored in their decimal form in the TEXT columns the tables have
 //! always had; a stored id that does not read back as one is corruption, not a default.
 
+mod by_admin;
 mod changes;
 mod guilds;
 mod kicks;
+mod setup;
 
 pub use guilds::GuildSettings;
+pub use setup::KnownGuild;
 
 use chrono::{DateTime, Utc};
 use twilight_model::id::Id;

@@ -3,7 +3,9 @@
 mod assets;
 mod browser;
 mod csrf;
+mod discord;
 mod events;
 mod http;
+mod overview;
 mod sessions;
 mod sign_in;
