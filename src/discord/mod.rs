@@ -11,7 +11,7 @@ mod members;
 mod messages;
 mod sweeper;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -23,17 +23,32 @@ use twilight_model::id::marker::{ApplicationMarker, UserMarker};
 use crate::config::DiscordSettings;
 use crate::service::{Doorman, GateRules};
 
-/// Whether the bot holds a gateway session, for `/health`.
+/// Whether the bot holds a gateway session, and how many it has opened, for `/health`
+/// and `/metrics`.
 #[derive(Debug, Clone, Default)]
-pub struct BotStatus(Arc<AtomicBool>);
+pub struct BotStatus(Arc<GatewayState>);
+
+#[derive(Debug, Default)]
+struct GatewayState {
+    connected: AtomicBool,
+    sessions: AtomicU64,
+}
 
 impl BotStatus {
     pub fn is_connected(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.connected.load(Ordering::Relaxed)
+    }
+
+    /// Sessions opened (or resumed) after the first.
+    pub fn reconnects(&self) -> u64 {
+        self.0.sessions.load(Ordering::Relaxed).saturating_sub(1)
     }
 
     fn set(&self, connected: bool) {
-        self.0.store(connected, Ordering::Relaxed);
+        let was = self.0.connected.swap(connected, Ordering::Relaxed);
+        if connected && !was {
+            self.0.sessions.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod events;
 mod import;
 mod invitees;
 mod membership;
+mod observe;
 mod sessions;
 mod tokens;
 mod verification;
@@ -29,6 +30,7 @@ pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
 pub use membership::{
     DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, MemberVerification,
 };
+pub use observe::Readiness;
 pub use sessions::{AdminSession, OpenedSession, SessionToken};
 pub use tokens::IssuedToken;
 pub use verification::{AttemptSource, VerifyOutcome, VerifyRequest};
@@ -63,6 +65,8 @@ struct Inner {
     /// Writes verification outcomes in groups (see `store::OutcomeWriter`).
     outcomes: crate::store::OutcomeWriter,
     api_keys: api_keys::ApiKeyGuard,
+    /// What `/metrics` reports; counted by the operations themselves.
+    metrics: crate::observe::Metrics,
 }
 
 impl Doorman {
@@ -87,6 +91,7 @@ impl Doorman {
                     settings.api_key.clone(),
                     settings.api_key_throttle,
                 ),
+                metrics: crate::observe::Metrics::new(),
             }),
         })
     }

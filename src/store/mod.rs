@@ -13,6 +13,7 @@ mod events;
 mod failures;
 mod invitees;
 mod migrations;
+mod observe;
 mod sessions;
 
 use std::str::FromStr;
@@ -31,6 +32,7 @@ pub use emails::{
     WebhookChange,
 };
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
+pub use observe::{PoolGauges, QueueGauges};
 pub use sessions::{NewAdminSession, StoredAdminSession};
 
 /// Runs `$body` with `$pool` bound to the concrete pool.

@@ -15,6 +15,8 @@ mod email;
 mod events;
 mod health;
 mod limits;
+mod observe;
+mod shutdown;
 mod storage;
 mod tokens;
 mod ui;
