@@ -40,9 +40,6 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let doorman = connect_with_clock(settings, clock).await?;
         let bot_status = BotStatus::default();
-        if settings.discord.is_some() {
-            doorman.metrics().watch_gateway(bot_status.clone());
-        }
         let mut background = Vec::new();
         if let Some(discord) = &settings.discord {
             background.extend(crate::discord::spawn(
@@ -59,6 +56,9 @@ impl Application {
             web: settings.web.clone(),
             metrics_token: settings.observe.metrics_token.clone(),
         };
+        if let Some(bot) = &state.bot {
+            doorman.metrics().watch_gateway(bot.clone());
+        }
         let listener = TcpListener::bind(settings.bind_addr)
             .await
             .with_context(|| format!("cannot listen on {} (BIND_ADDR)", settings.bind_addr))?;

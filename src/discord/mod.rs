@@ -23,11 +23,11 @@ use twilight_model::id::marker::{ApplicationMarker, UserMarker};
 use crate::config::DiscordSettings;
 use crate::service::{Doorman, GateRules};
 
-/// Whether the bot holds a gateway session, and how many it has opened, for `/health`
-/// and `/metrics`.
+/// Whether the bot holds a gateway session, for `/health`.
 #[derive(Debug, Clone, Default)]
 pub struct BotStatus(Arc<GatewayState>);
 
+/// The session's state, and how many sessions were opened (for `/metrics`).
 #[derive(Debug, Default)]
 struct GatewayState {
     connected: AtomicBool,
@@ -44,9 +44,11 @@ impl BotStatus {
         self.0.sessions.load(Ordering::Relaxed).saturating_sub(1)
     }
 
+    /// `true` on each READY or RESUMED: a session opened, or taken up again after the
+    /// connection dropped (which twilight may do without reporting an error first).
     fn set(&self, connected: bool) {
-        let was = self.0.connected.swap(connected, Ordering::Relaxed);
-        if connected && !was {
+        self.0.connected.store(connected, Ordering::Relaxed);
+        if connected {
             self.0.sessions.fetch_add(1, Ordering::Relaxed);
         }
     }

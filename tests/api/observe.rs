@@ -163,3 +163,47 @@ on_both_databases! {
         assert_eq!(body["migrations_applied"], false);
     }
 }
+
+async fn gateway_scrape(world: &crate::discord::World) -> String {
+    let response = world
+        .app
+        .client
+        .get(world.app.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+on_both_databases! {
+    async fn metrics_follow_the_gateway_and_discord_verifications(backend: Backend) {
+        use crate::discord::{World, wait_for};
+        let world = World::start(backend, &[]).await;
+        let text = gateway_scrape(&world).await;
+        assert_eq!(sample(&text, "doorman_discord_gateway_connected"), Some(1.0), "{text}");
+        assert_eq!(sample(&text, "doorman_discord_gateway_reconnects_total"), Some(0.0), "{text}");
+
+        // A newcomer's deadline runs until they verify through the modal.
+        let (_, token) = world.app.invite("cy@example.org").await;
+        world.discord.member_join(501, "cy").await;
+        wait_for("the newcomer's deadline", || async {
+            let text = gateway_scrape(&world).await;
+            (sample(&text, "doorman_discord_pending_verifications") == Some(1.0)).then_some(())
+        }).await;
+        world.verify(501, "cy@example.org", &token).await;
+        let text = gateway_scrape(&world).await;
+        assert_eq!(sample(&text, r#"doorman_verifications_total{channel="discord",outcome="verified"}"#), Some(1.0), "{text}");
+        assert_eq!(sample(&text, "doorman_discord_pending_verifications"), Some(0.0), "{text}");
+        assert!(!text.contains("cy@example.org"), "{text}");
+
+        // A dropped connection is a reconnect once the bot is back.
+        world.discord.drop_gateway().await;
+        wait_for("the bot to come back", || async {
+            let text = gateway_scrape(&world).await;
+            (sample(&text, "doorman_discord_gateway_reconnects_total") == Some(1.0)
+                && sample(&text, "doorman_discord_gateway_connected") == Some(1.0))
+            .then_some(())
+        }).await;
+    }
+}

@@ -166,6 +166,150 @@ async fn queuing_app(backend: Backend, sendgrid: &FakeSendGrid) -> TestApp {
     TestApp::spawn_with(backend, &env).await
 }
 
+/// Starts `doorman serve` on a fresh SQLite database with `vars`, logging to a pipe.
+fn serve_logging(dir: &std::path::Path, port: u16, vars: &[(&str, &str)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_doorman"));
+    command
+        .arg("serve")
+        .env_clear()
+        .env("DATA_DIR", dir)
+        .env("SECRET_KEY", API_KEY)
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (key, value) in vars {
+        command.env(key, value);
+    }
+    command.spawn().expect("doorman starts")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_ready(url: &str) {
+    let client = reqwest::Client::new();
+    eventually("doorman serve to be ready", || async {
+        matches!(client.get(format!("{url}/ready")).send().await, Ok(r) if r.status() == 200)
+    })
+    .await;
+}
+
+/// Waits (up to `limit`) for `child` to end.
+async fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "doorman did not stop in {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_request_outlasting_the_grace_does_not_hold_the_shutdown() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = serve_logging(
+        dir.path(),
+        port,
+        &[("SHUTDOWN_GRACE_SECONDS", "1"), ("RUST_LOG", "warn")],
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url).await;
+    // An upload whose body never finishes: a request in flight for as long as we like.
+    let mut upload = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/upload-csv HTTP/1.1\r\nHost: x\r\nx-api-key: {API_KEY}\r\n\
+         Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\n"
+    );
+    upload.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = wait_exit(&mut child, Duration::from_secs(10)).await;
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped after the grace, not the upload's limit"
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("SHUTDOWN_GRACE_SECONDS"), "{stderr}");
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_and_never_the_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = serve_logging(
+        dir.path(),
+        port,
+        &[
+            ("LOG_FORMAT", "json"),
+            ("RUST_LOG", "info,tower_http=debug"),
+        ],
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("{url}/api/users?search=private-marker@example.org"))
+        .header("x-api-key", API_KEY)
+        .header("x-request-id", "probe-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-id"], "probe-42");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(
+        wait_exit(&mut child, Duration::from_secs(10))
+            .await
+            .success()
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let request_lines: Vec<_> = lines
+        .iter()
+        .filter(|l| l["span"]["request_id"] == "probe-42")
+        .collect();
+    assert!(!request_lines.is_empty(), "{stderr}");
+    assert!(
+        request_lines
+            .iter()
+            .any(|l| l["span"]["route"] == "/api/users" && l["status"] == 200),
+        "{stderr}"
+    );
+    for leak in ["private-marker", API_KEY, "search="] {
+        assert!(!stderr.contains(leak), "{leak} logged: {stderr}");
+    }
+}
+
 on_both_databases! {
     async fn sigterm_under_load_fails_no_request_and_sends_no_email_twice(backend: Backend) {
         let sendgrid = FakeSendGrid::start_with_delay(Duration::from_millis(150)).await;
@@ -208,11 +352,35 @@ on_both_databases! {
 
         eventually("sends to be under way", || async { sendgrid.received().len() >= 8 }).await;
         assert!(answered.load(Ordering::Relaxed) > 0);
+        // A request that waits for its batch to be sent, in flight at the signal: it
+        // answers with what is done, the rest stays queued.
+        let late: Vec<(String, String)> = (0..6).map(|i| (format!("late{i}@example.org"), format!("Late {i}"))).collect();
+        let pairs: Vec<(&str, &str)> = late.iter().map(|(e, n)| (e.as_str(), n.as_str())).collect();
+        let late_ids = import(&app, &pairs).await;
+        let waiting = {
+            let url = server.url.clone();
+            tokio::spawn(async move {
+                reqwest::Client::new()
+                    .post(format!("{url}/api/send-emails"))
+                    .header("x-api-key", API_KEY)
+                    .json(&late_ids)
+                    .send()
+                    .await
+            })
+        };
+        let all = people.len() + late.len();
+        eventually("the late batch to be queued", || async { email_rows(&app).await.len() == all }).await;
+        let mut people = people;
+        people.extend(late.into_iter().map(|(email, _)| email));
         terminated.store(true, Ordering::SeqCst);
         server.signal("-TERM");
         let status = server.exit_status().await;
         stop.store(true, Ordering::Relaxed);
         assert!(status.success(), "SIGTERM ends doorman with 0, not {status:?}");
+        let waited = waiting.await.unwrap().expect("the waiting request is answered");
+        assert_eq!(waited.status(), 200);
+        let report: serde_json::Value = waited.json().await.unwrap();
+        assert!(report["emails_queued"].as_i64().unwrap() > 0, "{report}");
         for client in clients {
             let failures = client.await.unwrap();
             assert!(failures.is_empty(), "accepted requests failed: {failures:?}");
