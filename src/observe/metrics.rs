@@ -270,3 +270,46 @@ impl Collector for GatewayCollector {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_names_follow_prometheus_conventions() {
+        let metrics = Metrics::new();
+        metrics.http_request("BREW", "/api/users/{id}", 200, 0.002);
+        metrics.verification("api", "verified");
+        metrics.throttled("verification", "api");
+        metrics.email_finished("sent");
+        let queue = QueueGauges {
+            queued: 3,
+            oldest_queued_at: Some(chrono::DateTime::UNIX_EPOCH),
+            pending_members: 2,
+            held_kicks: 1,
+        };
+        let now = chrono::DateTime::UNIX_EPOCH + chrono::Duration::seconds(90);
+        let text = metrics.render(Some(queue), PoolGauges { size: 4, idle: 3 }, now);
+        for line in [
+            "# TYPE doorman_http_requests_total counter",
+            r#"doorman_http_requests_total{method="other",route="/api/users/{id}",status="200"} 1"#,
+            "# TYPE doorman_http_request_duration_seconds histogram",
+            r#"doorman_http_request_duration_seconds_bucket{method="other",route="/api/users/{id}",status="200",le="0.0025"} 1"#,
+            r#"doorman_verifications_total{channel="api",outcome="verified"} 1"#,
+            r#"doorman_throttled_attempts_total{attempt="verification",channel="api"} 1"#,
+            r#"doorman_emails_total{status="sent"} 1"#,
+            "doorman_email_queue_depth 3",
+            "doorman_email_queue_oldest_age_seconds 90.0",
+            "doorman_discord_pending_verifications 2",
+            "doorman_discord_held_kicks 1",
+            "doorman_db_pool_connections 4",
+            "doorman_db_pool_idle_connections 3",
+            &format!(
+                "doorman_build_info{{version=\"{}\"}} 1",
+                env!("CARGO_PKG_VERSION")
+            ),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
+        }
+    }
+}
