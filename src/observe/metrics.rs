@@ -309,7 +309,10 @@ mod tests {
                 env!("CARGO_PKG_VERSION")
             ),
         ] {
-            assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
         }
     }
 }

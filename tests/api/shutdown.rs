@@ -311,6 +311,60 @@ async fn json_logs_carry_the_request_id_and_never_the_url() {
 }
 
 on_both_databases! {
+    async fn each_round_claims_no_more_than_its_limit(backend: Backend) {
+        // What lets a stop take effect between rounds: a round claims at most batch size
+        // × concurrency, however often the claim has run (PostgreSQL plans a statement
+        // again, generically, after a few runs).
+        let sendgrid = FakeSendGrid::start().await;
+        let mut env: Vec<(&str, &str)> = vec![
+            ("EMAIL_WORKERS", "false"),
+            ("EMAIL_SEND_WAIT_SECONDS", "0"),
+            ("EMAIL_BATCH_SIZE", "2"),
+            ("EMAIL_CONCURRENCY", "2"),
+        ];
+        let sendgrid_env = sendgrid.env();
+        env.extend(sendgrid_env.iter().map(|(k, v)| (*k, v.as_str())));
+        let app = TestApp::spawn_with(backend, &env).await;
+        queue_invitations(&app, "r", 40).await;
+        for round in 1..=8 {
+            let once = AtomicBool::new(true);
+            let handled = app.doorman.deliver_due_emails_while(|| once.swap(false, Ordering::SeqCst)).await.unwrap();
+            assert_eq!(handled, 4, "round {round}");
+            assert_eq!(sendgrid.received().len(), 4 * round, "round {round}");
+        }
+    }
+
+    async fn each_claim_of_due_deadlines_takes_no_more_than_its_limit(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let now = chrono::Utc::now();
+        let insert = "INSERT INTO discord_members (guild_id, user_id, state, deadline, updated_at) \
+                      VALUES ('7', $1, 'pending', $2, $2)";
+        match backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+                for user in 1..=20 {
+                    sqlx::query(insert).bind(user.to_string()).bind(now - chrono::Duration::minutes(1)).execute(&pool).await.unwrap();
+                }
+                pool.close().await;
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+                for user in 1..=20 {
+                    sqlx::query(insert).bind(user.to_string()).bind(now - chrono::Duration::minutes(1)).execute(&pool).await.unwrap();
+                }
+                pool.close().await;
+            }
+        }
+        let store = doorman::store::Store::connect(&app.database_url).await.unwrap();
+        let mut claimed = Vec::new();
+        for _ in 0..6 {
+            let round = store.claim_due_members(now, now + chrono::Duration::minutes(1), 5).await.unwrap();
+            claimed.push(round.len());
+        }
+        assert_eq!(claimed, [5, 5, 5, 5, 0, 0]);
+        store.close().await;
+    }
+
     async fn sigterm_under_load_fails_no_request_and_sends_no_email_twice(backend: Backend) {
         let sendgrid = FakeSendGrid::start_with_delay(Duration::from_millis(150)).await;
         let app = queuing_app(backend, &sendgrid).await;
