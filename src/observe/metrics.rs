@@ -53,6 +53,21 @@ struct EmailLabels {
     status: &'static str,
 }
 
+/// How a verification can end, as `doorman_verifications_total` says it.
+pub const VERIFICATION_OUTCOMES: [&str; 8] = [
+    "verified",
+    "invalid_token",
+    "not_found",
+    "expired",
+    "already_verified",
+    "discord_account_in_use",
+    "throttled",
+    "error",
+];
+
+/// What can become of a queued email, as `doorman_emails_total` says it.
+pub const EMAIL_OUTCOMES: [&str; 4] = ["sent", "retried", "failed", "cancelled"];
+
 type LatencyFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -161,6 +176,24 @@ impl Metrics {
             "The running doorman's version",
             Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
         );
+        // Every known series from the start, at 0: a rate over a series that appears
+        // only at its first event misses that event, and alerts can tell 0 from absent.
+        for channel in ["api", "discord"] {
+            for outcome in VERIFICATION_OUTCOMES {
+                let _ = verifications.get_or_create(&VerificationLabels { channel, outcome });
+            }
+            let _ = throttled.get_or_create(&ThrottleLabels {
+                attempt: "verification",
+                channel,
+            });
+        }
+        let _ = throttled.get_or_create(&ThrottleLabels {
+            attempt: "api_key",
+            channel: "api",
+        });
+        for status in EMAIL_OUTCOMES {
+            let _ = emails.get_or_create(&EmailLabels { status });
+        }
         let gateway = Arc::new(OnceLock::new());
         registry.register_collector(Box::new(GatewayCollector(gateway.clone())));
         Self(Arc::new(Inner {
@@ -298,6 +331,9 @@ mod tests {
             r#"doorman_verifications_total{channel="api",outcome="verified"} 1"#,
             r#"doorman_throttled_attempts_total{attempt="verification",channel="api"} 1"#,
             r#"doorman_emails_total{status="sent"} 1"#,
+            r#"doorman_verifications_total{channel="discord",outcome="expired"} 0"#,
+            r#"doorman_throttled_attempts_total{attempt="api_key",channel="api"} 0"#,
+            r#"doorman_emails_total{status="failed"} 0"#,
             "doorman_email_queue_depth 3",
             "doorman_email_queue_oldest_age_seconds 90.0",
             "doorman_discord_pending_verifications 2",

@@ -6,4 +6,4 @@ pub mod logging;
 mod metrics;
 pub mod request_id;
 
-pub use metrics::{CONTENT_TYPE, Metrics};
+pub use metrics::{CONTENT_TYPE, EMAIL_OUTCOMES, Metrics, VERIFICATION_OUTCOMES};

@@ -81,6 +81,7 @@ impl Doorman {
             Err(ServiceError::Throttled { .. }) => "throttled",
             Err(_) => "error",
         };
+        debug_assert!(crate::observe::VERIFICATION_OUTCOMES.contains(&outcome));
         self.metrics().verification(channel.as_str(), outcome);
         if outcome == "throttled" {
             self.metrics().throttled("verification", channel.as_str());

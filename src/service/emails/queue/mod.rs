@@ -118,12 +118,14 @@ impl Doorman {
 
     fn count_finished(&self, results: &[(ClaimedEmail, EmailResult, Option<NewEvent>)]) {
         for (_, result, _) in results {
-            self.metrics().email_finished(match result {
+            let status = match result {
                 EmailResult::Sent { .. } => "sent",
                 EmailResult::Retry { .. } => "retried",
                 EmailResult::Failed { .. } => "failed",
                 EmailResult::Cancelled { .. } => "cancelled",
-            });
+            };
+            debug_assert!(crate::observe::EMAIL_OUTCOMES.contains(&status));
+            self.metrics().email_finished(status);
         }
     }
 
