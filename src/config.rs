@@ -7,6 +7,7 @@ mod database;
 mod discord;
 mod email;
 mod http;
+mod observe;
 mod secret;
 mod web;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 pub use discord::{DiscordSettings, RoleRule, RuleField};
 pub use email::{EmailRoute, EmailSettings, SendGridSettings, Sender, SmtpSettings};
 pub use http::{ApiKeyThrottle, HttpSettings, TrustedProxies};
+pub use observe::{LogFormat, ObserveSettings};
 pub use secret::{Secret, SecretSource};
 pub use web::WebSettings;
 
@@ -49,6 +51,8 @@ pub struct Settings {
     pub sqlite_busy_timeout: Duration,
     /// The admin UI's (`PUBLIC_URL`, `SESSION_HOURS`).
     pub web: WebSettings,
+    /// `/metrics` access and the shutdown's grace (`METRICS_TOKEN`, `SHUTDOWN_GRACE_SECONDS`).
+    pub observe: ObserveSettings,
 }
 
 /// How guessing is slowed down, within `window`: `max_failures` per email and source (a
@@ -162,6 +166,7 @@ impl Settings {
             http: http::from_lookup(&var)?,
             sqlite_busy_timeout: Duration::from_millis(sqlite_busy_timeout_ms),
             web: web::from_lookup(&var)?,
+            observe: observe::from_lookup(&var)?,
         })
     }
 

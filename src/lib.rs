@@ -8,6 +8,7 @@ pub mod discord;
 pub mod domain;
 pub mod email;
 pub mod import;
+pub mod observe;
 pub mod server;
 pub mod service;
 pub mod startup;

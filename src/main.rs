@@ -4,7 +4,6 @@ use clap::Parser;
 /// rows are built on sqlx's worker thread and dropped on tokio's); mimalloc does not.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -15,12 +14,13 @@ async fn main() -> std::process::ExitCode {
         eprintln!("error: .env: {e}");
         return std::process::ExitCode::FAILURE;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    match doorman::config::LogFormat::from_env() {
+        Ok(format) => doorman::observe::logging::init(format),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
 
     let cli = doorman::cli::Cli::parse();
     match doorman::cli::run(cli).await {

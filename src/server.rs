@@ -30,19 +30,7 @@ pub async fn serve(
     settings: HttpSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_timeout)
-        .keep_alive(true);
-    // HTTP/2 has no header-read timeout; a connection whose streams never complete their
-    // headers has no request in flight, so the idle timeout closes it.
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(64);
-    let builder = Arc::new(builder);
+    let builder = Arc::new(connection_builder(&settings, true));
     let slots = Arc::new(Semaphore::new(settings.max_connections));
     let (stop, stopping) = watch::channel(false);
     tokio::pin!(shutdown);
@@ -82,12 +70,67 @@ pub async fn serve(
         });
     }
 
-    drop(listener);
+    serve_backlog(listener, &router, &settings, &slots).await;
     let _ = stop.send(true);
     // Every connection holds a permit until it has closed.
     let all = u32::try_from(settings.max_connections).unwrap_or(u32::MAX);
     let _ = slots.acquire_many(all).await;
     Ok(())
+}
+
+fn connection_builder(settings: &HttpSettings, keep_alive: bool) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_timeout)
+        .keep_alive(keep_alive);
+    // HTTP/2 has no header-read timeout; a connection whose streams never complete their
+    // headers has no request in flight, so the idle timeout closes it.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(64);
+    builder
+}
+
+/// On shutdown: the connections the kernel had already completed (waiting in the listen
+/// backlog) are clients that sent, or are sending, a request; each is served that one
+/// request instead of being reset. Then the listener closes and new clients are refused.
+async fn serve_backlog(
+    listener: TcpListener,
+    router: &axum::Router,
+    settings: &HttpSettings,
+    slots: &Arc<Semaphore>,
+) {
+    let Ok(listener) = listener.into_std() else {
+        return;
+    };
+    let builder = Arc::new(connection_builder(settings, false));
+    // Never stopped early: the one request ends the connection. Each task holds the
+    // sender, since a dropped sender would read as a stop.
+    let (keep, never) = watch::channel(false);
+    let keep = Arc::new(keep);
+    while let Ok((stream, peer)) = listener.accept() {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let Ok(stream) = stream
+            .set_nonblocking(true)
+            .and_then(|()| TcpStream::from_std(stream))
+        else {
+            continue;
+        };
+        let builder = builder.clone();
+        let router = router.clone();
+        let never = never.clone();
+        let keep = keep.clone();
+        let idle_timeout = settings.idle_timeout;
+        tokio::spawn(async move {
+            serve_connection(&builder, stream, peer, router, idle_timeout, never).await;
+            drop((permit, keep));
+        });
+    }
 }
 
 async fn serve_connection(

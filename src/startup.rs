@@ -22,6 +22,8 @@ pub struct Application {
     /// The bot and other background work; stopped when the server stops. Their work is
     /// in the database, so stopping them mid-task loses nothing.
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// How long a shutdown waits for requests in flight (SHUTDOWN_GRACE_SECONDS).
+    grace: std::time::Duration,
 }
 
 impl Application {
@@ -58,7 +60,11 @@ impl Application {
             trusted_proxies: settings.trusted_proxies.clone(),
             web: settings.web.clone(),
             discord: settings.discord.clone(),
+            metrics_token: settings.observe.metrics_token.clone(),
         };
+        if let Some(bot) = &state.bot {
+            doorman.metrics().watch_gateway(bot.clone());
+        }
         let listener = TcpListener::bind(settings.bind_addr)
             .await
             .with_context(|| format!("cannot listen on {} (BIND_ADDR)", settings.bind_addr))?;
@@ -68,6 +74,7 @@ impl Application {
             http: settings.http,
             doorman,
             background,
+            grace: settings.observe.shutdown_grace,
         })
     }
 
@@ -82,25 +89,56 @@ impl Application {
     }
 
     /// Serves (and, unless EMAIL_WORKERS=false, sends the email queue) until `shutdown`
-    /// resolves, then lets requests in flight finish and the workers record the sends
-    /// they have started. Emails not yet claimed stay queued for the next start.
+    /// resolves. Then, at once, the workers claim nothing more and the server stops
+    /// accepting; requests in flight get up to SHUTDOWN_GRACE_SECONDS to finish, and the
+    /// sends already under way are finished and recorded. Emails not yet claimed stay
+    /// queued for the next start.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
         let settings = self.doorman.email_settings();
-        let workers = settings
-            .workers
-            .then(|| crate::workers::email::spawn(self.doorman.clone(), stopped));
+        let workers = settings.workers.then(|| {
+            crate::workers::email::spawn(self.doorman.clone(), self.doorman.sending_stopped())
+        });
         // Long enough for a send in flight to finish or time out.
-        let grace = settings.request_timeout + std::time::Duration::from_secs(5);
-        let served = crate::server::serve(self.listener, self.router, self.http, shutdown)
-            .await
-            .context("the HTTP server failed");
-        let _ = stop.send(true);
+        let send_grace = settings.request_timeout + std::time::Duration::from_secs(5);
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let server_stop = {
+            let mut stopping = stopping.clone();
+            async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            }
+        };
+        let mut serving = tokio::spawn(crate::server::serve(
+            self.listener,
+            self.router,
+            self.http,
+            server_stop,
+        ));
+        let served = tokio::select! {
+            served = &mut serving => served,
+            () = shutdown => {
+                self.doorman.stop_sending();
+                let _ = stop.send(true);
+                match tokio::time::timeout(self.grace, &mut serving).await {
+                    Ok(served) => served,
+                    Err(_) => {
+                        serving.abort();
+                        tracing::warn!(
+                            grace_seconds = self.grace.as_secs(),
+                            "requests still in flight after SHUTDOWN_GRACE_SECONDS were cut off"
+                        );
+                        Ok(Ok(()))
+                    }
+                }
+            }
+        };
+        self.doorman.stop_sending();
         if let Some(mut workers) = workers
-            && tokio::time::timeout(grace, &mut workers).await.is_err()
+            && tokio::time::timeout(send_grace, &mut workers)
+                .await
+                .is_err()
         {
             // Whatever was claimed and not recorded is sent again once its lease expires.
             workers.abort();
@@ -113,7 +151,10 @@ impl Application {
             let _ = task.await;
         }
         self.doorman.close().await;
+        tracing::info!("stopped");
         served
+            .context("the HTTP server failed")?
+            .context("the HTTP server failed")
     }
 }
 

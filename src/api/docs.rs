@@ -16,6 +16,7 @@ use utoipa_swagger_ui::Config;
 
 use super::ApiError;
 use super::auth::API_KEY_HEADER;
+use super::metrics::MetricsTokenSecurity;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -24,13 +25,14 @@ use super::auth::API_KEY_HEADER;
         description = "Invite people by email and admit them to a Discord server once they prove who they are. \
                        Every /api route but the docs needs the admin key in the x-api-key header."
     ),
-    modifiers(&ApiKeySecurity),
+    modifiers(&ApiKeySecurity, &MetricsTokenSecurity),
     tags(
         (name = "users", description = "Invitees, their tokens and CSV import"),
         (name = "verification", description = "Checking an email and token"),
         (name = "events", description = "The event log"),
         (name = "emails", description = "Invitation emails: sending, the queue and outbox, SendGrid's webhook"),
         (name = "health", description = "Liveness and database state"),
+        (name = "operations", description = "Metrics for Prometheus"),
     )
 )]
 pub struct ApiDoc;

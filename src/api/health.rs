@@ -1,4 +1,5 @@
-//! `GET /health`: is doorman up, and can it reach its database?
+//! `GET /health` (liveness: doorman runs, and how its database and bot are) and
+//! `GET /ready` (readiness: the database answers and is migrated).
 
 use axum::Json;
 use axum::extract::State;
@@ -6,7 +7,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::error::ServerErrors;
+use super::error::{ServerErrors, TimeoutErrors};
 use super::{AppState, ErrorBody};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -26,9 +27,8 @@ pub struct Health {
 
 #[utoipa::path(get, path = "/health", tag = "health",
     responses(
-        (status = 200, body = Health),
-        (status = 408, body = ErrorBody, description = "the request took longer than the server allows"),
-        (status = 503, body = Health, description = "the database is unreachable"),
+        (status = 200, body = Health, description = "doorman runs; the body says how its database and bot are"),
+        TimeoutErrors,
         ServerErrors,
     ))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
@@ -50,10 +50,44 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         email: state.doorman.email_settings().route.name(),
         version: env!("CARGO_PKG_VERSION"),
     };
-    let status = if reachable {
+    // Liveness: a database that is briefly away is no reason to restart the process.
+    (StatusCode::OK, Json(health))
+}
+
+/// Whether this doorman can take traffic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
+    /// `connected` or `unreachable`.
+    pub database: &'static str,
+    /// Whether every migration this doorman knows has been applied.
+    pub migrations_applied: bool,
+}
+
+#[utoipa::path(get, path = "/ready", tag = "health",
+    responses(
+        (status = 200, body = Ready, description = "the database answers and its schema is current"),
+        (status = 408, body = ErrorBody, description = "the request took longer than the server allows"),
+        (status = 503, body = Ready, description = "the database is unreachable or not migrated"),
+        ServerErrors,
+    ))]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
+    let readiness = state.doorman.readiness().await;
+    let ready = readiness.is_ready();
+    let body = Ready {
+        status: if ready { "ready" } else { "not_ready" },
+        database: if readiness.database_reachable {
+            "connected"
+        } else {
+            "unreachable"
+        },
+        migrations_applied: readiness.schema_current,
+    };
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(health))
+    (status, Json(body))
 }

@@ -9,6 +9,7 @@ mod events;
 mod extract;
 mod health;
 mod limits;
+mod metrics;
 mod upload;
 mod users;
 mod verify;
@@ -29,6 +30,7 @@ use utoipa_axum::routes;
 use std::time::Duration;
 
 use crate::config::HttpSettings;
+use crate::observe;
 use crate::service::Doorman;
 
 pub use auth::API_KEY_HEADER;
@@ -47,6 +49,8 @@ pub struct AppState {
     pub web: crate::config::WebSettings,
     /// The Discord bot's settings, when `DISCORD_TOKEN` is set (the admin UI's Discord page).
     pub discord: Option<crate::config::DiscordSettings>,
+    /// The token `/metrics` asks for (`METRICS_TOKEN`); open when unset.
+    pub metrics_token: Option<crate::config::Secret<String>>,
 }
 
 /// The whole HTTP surface, with its OpenAPI document built from the same route list.
@@ -68,13 +72,17 @@ pub fn router(state: AppState, http: &HttpSettings) -> Router {
             limits::refuse_large_bodies,
         ))
         .layer(from_fn_with_state(http.request_timeout, limits::time_limit));
+    let metrics = state.doorman.metrics().clone();
     router
         .merge(docs)
         .merge(web)
+        .route_layer(axum::middleware::from_fn(observe::http::note_route))
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(|_| panic_response()))
-        .layer(TraceLayer::new_for_http())
+        .layer(from_fn_with_state(metrics, observe::http::count))
+        .layer(TraceLayer::new_for_http().make_span_with(observe::request_id::span))
+        .layer(axum::middleware::from_fn(observe::request_id::assign))
         .with_state(state)
 }
 
@@ -82,6 +90,8 @@ pub fn router(state: AppState, http: &HttpSettings) -> Router {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, api) = build_routes(None)
         .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(metrics::metrics))
         .merge(webhook_routes(None))
         .split_for_parts();
     docs::complete(api)
@@ -136,7 +146,10 @@ fn build(state: AppState, layers: &RouteLimits) -> (Router<AppState>, utoipa::op
         state.clone(),
         auth::require_api_key,
     ));
-    let health = OpenApiRouter::new().routes(routes!(health::health));
+    let health = OpenApiRouter::new()
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(metrics::metrics));
     let public = limited(health, Some(layers.json)).merge(webhook_routes(Some(layers)));
     protected.merge(public).split_for_parts()
 }

@@ -12,7 +12,7 @@ mod messages;
 mod setup;
 mod sweeper;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -27,15 +27,32 @@ use crate::workers::leader::Leadership;
 
 /// Whether the bot holds a gateway session, for `/health`.
 #[derive(Debug, Clone, Default)]
-pub struct BotStatus(Arc<AtomicBool>);
+pub struct BotStatus(Arc<GatewayState>);
+
+/// The session's state, and how many sessions were opened (for `/metrics`).
+#[derive(Debug, Default)]
+struct GatewayState {
+    connected: AtomicBool,
+    sessions: AtomicU64,
+}
 
 impl BotStatus {
     pub fn is_connected(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.connected.load(Ordering::Relaxed)
     }
 
+    /// Sessions opened (or resumed) after the first.
+    pub fn reconnects(&self) -> u64 {
+        self.0.sessions.load(Ordering::Relaxed).saturating_sub(1)
+    }
+
+    /// `true` on each READY or RESUMED: a session opened, or taken up again after the
+    /// connection dropped (which twilight may do without reporting an error first).
     fn set(&self, connected: bool) {
-        self.0.store(connected, Ordering::Relaxed);
+        self.0.connected.store(connected, Ordering::Relaxed);
+        if connected {
+            self.0.sessions.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

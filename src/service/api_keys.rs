@@ -80,6 +80,7 @@ impl Doorman {
         let guard = &self.inner.api_keys;
         let now = self.now();
         if let Some(until) = guard.refused_until(address, now) {
+            self.metrics().throttled("api_key", "api");
             return Err(throttled(until, now));
         }
         let given = given.ok_or(ApiKeyRefusal::Missing)?;
@@ -95,6 +96,7 @@ impl Doorman {
         match guard.windows.refused_until(rejected, window_start) {
             Some(until) => {
                 guard.refuse(address, until, now);
+                self.metrics().throttled("api_key", "api");
                 Err(throttled(until, now))
             }
             None => Err(ApiKeyRefusal::Invalid),

@@ -10,6 +10,7 @@ mod import;
 mod invitees;
 mod leader;
 mod membership;
+mod observe;
 mod sessions;
 mod stats;
 mod tokens;
@@ -35,6 +36,7 @@ pub use membership::{
     DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, KnownGuild,
     MAX_TIMEOUT_MINUTES, MemberVerification,
 };
+pub use observe::Readiness;
 pub use sessions::{AdminSession, OpenedSession, SessionToken};
 pub use stats::{CHART_DAYS, CampaignStats, FunnelCounts, MemberCounts};
 pub use tokens::IssuedToken;
@@ -70,6 +72,8 @@ struct Inner {
     /// Writes verification outcomes in groups (see `store::OutcomeWriter`).
     outcomes: crate::store::OutcomeWriter,
     api_keys: api_keys::ApiKeyGuard,
+    /// What `/metrics` reports; counted by the operations themselves.
+    metrics: crate::observe::Metrics,
 }
 
 impl Doorman {
@@ -94,6 +98,7 @@ impl Doorman {
                     settings.api_key.clone(),
                     settings.api_key_throttle,
                 ),
+                metrics: crate::observe::Metrics::new(),
             }),
         })
     }

@@ -35,6 +35,16 @@ impl Doorman {
     /// (linking the Discord account when one is given).
     #[tracing::instrument(skip_all, fields(channel = request.channel.as_str()))]
     pub async fn verify(&self, request: VerifyRequest<'_>) -> Result<VerifyOutcome, ServiceError> {
+        let channel = request.channel;
+        let result = self.attempt_verification(request).await;
+        self.count_verification(channel, &result);
+        result
+    }
+
+    async fn attempt_verification(
+        &self,
+        request: VerifyRequest<'_>,
+    ) -> Result<VerifyOutcome, ServiceError> {
         let now = self.now();
         let email = Email::normalise(request.email);
         let email: String = email.chars().take(254).collect();

@@ -15,6 +15,7 @@ mod failures;
 mod invitees;
 mod leader;
 mod migrations;
+mod observe;
 mod sessions;
 mod stats;
 
@@ -35,6 +36,7 @@ pub use emails::{
 };
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
 pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
+pub use observe::{PoolGauges, QueueGauges};
 pub use sessions::{NewAdminSession, StoredAdminSession};
 pub use stats::{FunnelCounts, MemberCounts};
 

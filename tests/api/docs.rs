@@ -135,6 +135,13 @@ async fn security_is_declared_exactly_where_the_key_is_checked() {
                 .await
                 .unwrap();
             assert_eq!(response.status(), 401, "{method} {path} without the key");
+        } else if path == "/metrics" {
+            // Open unless METRICS_TOKEN is set, then a Bearer token.
+            assert_eq!(
+                operation["security"],
+                serde_json::json!([{}, {"metrics_token": []}]),
+                "{method} {path}"
+            );
         } else {
             assert!(operation.get("security").is_none(), "{method} {path}");
         }
@@ -228,6 +235,8 @@ async fn the_openapi_document_describes_every_route_and_the_key() {
             "/api/verify-discord",
             "/api/{id}",
             "/health",
+            "/metrics",
+            "/ready",
             "/webhooks/sendgrid",
         ]
     );

@@ -16,6 +16,8 @@ mod events;
 mod health;
 mod limits;
 mod replicas;
+mod observe;
+mod shutdown;
 mod storage;
 mod tokens;
 mod ui;

@@ -187,16 +187,27 @@ impl Doorman {
         wait: Duration,
     ) -> Result<SendReport, ServiceError> {
         let mut recorded = self.email().recorded.subscribe();
+        let mut stopping = self.sending_stopped();
         let batch = self.queue_invitations(recipients, force, actor).await?;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             recorded.mark_unchanged();
             let report = self.batch_report(&batch).await?;
-            if report.emails_queued == 0 || tokio::time::Instant::now() >= deadline {
+            // Shutting down, nothing more will be sent here: the rest stays queued.
+            if report.emails_queued == 0
+                || tokio::time::Instant::now() >= deadline
+                || *stopping.borrow_and_update()
+            {
                 return Ok(report);
             }
-            // The sender lives as long as `self`, so the wait ends with news or the deadline.
-            let _ = tokio::time::timeout_at(deadline, recorded.changed()).await;
+            // The senders live as long as `self`, so the wait ends with news or the deadline.
+            let _ = tokio::time::timeout_at(deadline, async {
+                tokio::select! {
+                    _ = recorded.changed() => {}
+                    _ = stopping.changed() => {}
+                }
+            })
+            .await;
         }
     }
 

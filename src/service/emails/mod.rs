@@ -28,6 +28,9 @@ pub(super) struct EmailService {
     /// Counts recorded rounds of sending, so a caller waiting for its batch looks again
     /// only when something changed.
     recorded: watch::Sender<u64>,
+    /// Turns true when doorman shuts down: workers claim nothing more, and requests
+    /// waiting for their batch answer with what is done so far.
+    stopping: watch::Sender<bool>,
 }
 
 impl EmailService {
@@ -38,6 +41,7 @@ impl EmailService {
             webhook_key: settings.webhook_public_key.clone(),
             queued: Notify::new(),
             recorded: watch::Sender::new(0),
+            stopping: watch::Sender::new(false),
         })
     }
 
@@ -125,5 +129,16 @@ impl Doorman {
     /// Resolves when emails were queued since the last call (or at once if they were).
     pub async fn emails_queued(&self) {
         self.email().queued.notified().await;
+    }
+
+    /// From now on no email is claimed for sending; sends already under way finish and
+    /// are recorded. For shutting down.
+    pub fn stop_sending(&self) {
+        self.email().stopping.send_replace(true);
+    }
+
+    /// Turns true once [`Doorman::stop_sending`] was called.
+    pub fn sending_stopped(&self) -> watch::Receiver<bool> {
+        self.email().stopping.subscribe()
     }
 }

@@ -18,19 +18,22 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<DiscordMember>> {
-        let skip_locked = if matches!(self, Store::Postgres(_)) {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
+        let due =
+            "state = 'pending' AND deadline <= $1 AND (lease_until IS NULL OR lease_until < $1)";
+        let pick = format!("FROM discord_members WHERE {due} ORDER BY deadline LIMIT $3");
+        // On PostgreSQL the picked rows are an array, computed once: as `IN (subquery)`, a
+        // generic plan may run the locking subquery again for every row and claim every
+        // due member in one go, far past the limit.
+        let chosen = match self {
+            Store::Sqlite(_) => format!("(guild_id, user_id) IN (SELECT guild_id, user_id {pick})"),
+            Store::Postgres(_) => {
+                format!("ctid = ANY(ARRAY(SELECT ctid {pick} FOR UPDATE SKIP LOCKED))")
+            }
         };
         // The claim conditions are repeated outside the subquery: PostgreSQL re-checks them
         // on a row another transaction changed meanwhile, so two replicas never both win.
         let sql = format!(
-            "UPDATE discord_members SET lease_until = $2 \
-             WHERE (guild_id, user_id) IN (SELECT guild_id, user_id FROM discord_members \
-                 WHERE state = 'pending' AND deadline <= $1 AND (lease_until IS NULL OR lease_until < $1) \
-                 ORDER BY deadline LIMIT $3{skip_locked}) \
-             AND state = 'pending' AND deadline <= $1 AND (lease_until IS NULL OR lease_until < $1) \
+            "UPDATE discord_members SET lease_until = $2 WHERE {chosen} AND {due} \
              RETURNING {MEMBER_COLUMNS}"
         );
         let rows: Vec<MemberRow> = on_pool!(self, pool => {

@@ -28,18 +28,22 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<ClaimedEmail>> {
-        let lock = match self {
-            Store::Sqlite(_) => "",
-            Store::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-        };
         let queued = EmailState::Queued.as_str();
         let due = format!(
             "status = '{queued}' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)"
         );
+        let pick =
+            format!("SELECT id FROM emails WHERE {due} ORDER BY next_attempt_at, id LIMIT $4");
+        // On PostgreSQL the picked ids are an array, computed once: as `IN (subquery)`, a
+        // generic plan may run the locking subquery again for every row and claim the
+        // whole queue in one round, far past the limit.
+        let chosen = match self {
+            Store::Sqlite(_) => format!("id IN ({pick})"),
+            Store::Postgres(_) => format!("id = ANY(ARRAY({pick} FOR UPDATE SKIP LOCKED))"),
+        };
         let claim_sql = format!(
             "UPDATE emails SET lease_until = $1, lease_token = $2, attempts = attempts + 1, updated_at = $3 \
-             WHERE id IN (SELECT id FROM emails WHERE {due} ORDER BY next_attempt_at, id LIMIT $4{lock}) \
-             AND {due}"
+             WHERE {chosen} AND {due}"
         );
         let select = format!(
             "SELECT e.id, e.invitee_id, e.kind, e.recipient, e.recipient_name, e.attempts, \

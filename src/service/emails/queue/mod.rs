@@ -80,6 +80,7 @@ impl Doorman {
         if !skipped.is_empty() {
             self.store().finish_emails(&claim, &skipped, now).await?;
             self.email().note_recorded();
+            self.count_finished(&skipped);
         }
 
         let claim = &claim;
@@ -111,7 +112,21 @@ impl Doorman {
             .collect();
         self.store().finish_emails(claim, &results, now).await?;
         self.email().note_recorded();
+        self.count_finished(&results);
         Ok(())
+    }
+
+    fn count_finished(&self, results: &[(ClaimedEmail, EmailResult, Option<NewEvent>)]) {
+        for (_, result, _) in results {
+            let status = match result {
+                EmailResult::Sent { .. } => "sent",
+                EmailResult::Retry { .. } => "retried",
+                EmailResult::Failed { .. } => "failed",
+                EmailResult::Cancelled { .. } => "cancelled",
+            };
+            debug_assert!(crate::observe::EMAIL_OUTCOMES.contains(&status));
+            self.metrics().email_finished(status);
+        }
     }
 
     fn result_of(
