@@ -6,6 +6,7 @@ mod api_keys;
 mod emails;
 mod events;
 mod import;
+mod invitee_admin;
 mod invitees;
 mod membership;
 mod sessions;
@@ -20,12 +21,14 @@ use crate::domain::token::TokenKeys;
 use crate::store::{Store, StoreError};
 
 pub use api_keys::ApiKeyRefusal;
+pub use emails::InvitationPreview;
 pub use emails::{
     EmailFilter, EmailRecord, QueuedBatch, Recipients, SendReport, Skipped, TestReport,
     WebhookReport,
 };
 pub use events::Health;
 pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
+pub use invitee_admin::{HandChange, InviteeCounts};
 pub use membership::{
     DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, MemberVerification,
 };
