@@ -6,5 +6,6 @@ mod csrf;
 mod events;
 mod http;
 mod invitees;
+mod invitees_journey;
 mod sessions;
 mod sign_in;
