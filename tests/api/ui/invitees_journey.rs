@@ -32,20 +32,75 @@ async fn click(ui: &Ui, css: &str) {
     ui.settle().await;
 }
 
+/// Waits for htmx to put the search in the address, as it does once the results are in.
+async fn until_path(ui: &Ui, part: &str) {
+    for _ in 0..200 {
+        if ui.path().await.contains(part) {
+            ui.settle().await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the address never held {part}: {}", ui.path().await);
+}
+
+/// The table itself at a phone's width, scrolled to, one row's actions open.
+async fn table_on_a_phone(ui: &Ui, backend: Backend) {
+    if backend != Backend::Sqlite {
+        return;
+    }
+    ui.browser.set_window_size(390, 844).await.unwrap();
+    ui.settle().await;
+    click(ui, "#results tbody tr:first-child summary").await;
+    ui.browser
+        .execute(
+            "document.querySelector('#results tbody tr').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let png = ui.browser.screenshot().await.unwrap();
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("invitees-invitees-table-phone.png"), png).unwrap();
+    click(ui, "#results tbody tr:first-child summary").await;
+    ui.browser.set_window_size(1280, 800).await.unwrap();
+    ui.settle().await;
+}
+
+/// Clicks what `xpath` finds and waits for the page it leads to: until the page it was
+/// on is gone, then until the new one has loaded.
+async fn navigate(ui: &Ui, xpath: &str) {
+    let old = ui.browser.find(Locator::Css("html")).await.unwrap();
+    ui.browser
+        .find(Locator::XPath(xpath))
+        .await
+        .unwrap_or_else(|e| panic!("nothing at {xpath}: {e}"))
+        .click()
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if old.tag_name().await.is_err() {
+            ui.settle().await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("{xpath} led nowhere");
+}
+
+/// Presses a button that submits a form.
+async fn submit(ui: &Ui, button: &str) {
+    navigate(ui, &format!("//button[normalize-space()='{button}']")).await;
+}
+
 /// Opens a row's actions and presses one of them.
 async fn act(ui: &Ui, id: i64, action: &str) {
     click(ui, &format!("tr[data-invitee='{id}'] summary")).await;
     let xpath = format!(
         "//tr[@data-invitee='{id}']//*[self::button or self::a][normalize-space()='{action}']"
     );
-    ui.browser
-        .find(Locator::XPath(&xpath))
-        .await
-        .unwrap_or_else(|e| panic!("no {action} for {id}: {e}"))
-        .click()
-        .await
-        .unwrap();
-    ui.settle().await;
+    navigate(ui, &xpath).await;
 }
 
 on_both_databases! {
@@ -75,19 +130,17 @@ on_both_databases! {
         ui.screenshot("invitees").await;
 
         // Search, then a tab: the search stays, the tab narrows it.
+        // Typing searches by itself, a moment after the last key.
         ui.fill("Search email or name", "example.org").await;
-        ui.press("Search").await;
+        until_path(&ui, "q=example.org").await;
         assert_eq!(listed(&ui).await.len(), 5);
         click(&ui, "nav.tabs a[href*='status=not_emailed']").await;
         assert_eq!(
             listed(&ui).await,
             ["ana.lima@example.org", "ben.okafor@example.org", "chen.wei@example.org", "dara.khan@example.org"]
         );
-        ui.browser
-            .execute("document.querySelector('#results table').scrollIntoView()", vec![])
-            .await
-            .unwrap();
         ui.screenshot("invitees-tab").await;
+        table_on_a_phone(&ui, backend).await;
         let path = ui.path().await;
         assert!(path.contains("q=example.org") && path.contains("status=not_emailed"), "{path}");
         let tab = ui.text("nav.tabs a[aria-current=page]").await;
@@ -95,19 +148,19 @@ on_both_databases! {
 
         // All that match this view: four, not the seven invited, said before sending.
         click(&ui, "input[name=scope][value=matching]").await;
-        ui.press("Review…").await;
+        submit(&ui, "Review…").await;
         assert_eq!(
             ui.text("#review-summary").await,
             "4 invitees will be emailed an invitation with a fresh token; 0 skipped."
         );
         assert!(ui.app.get_json("/api/emails").await["emails"].as_array().unwrap().is_empty());
         ui.screenshot("invitees-review").await;
-        ui.press("Send invitations").await;
+        submit(&ui, "Send invitations").await;
         assert!(ui.page_text().await.contains("4 invitations queued"));
         let queued = ui.app.events("kind=email_queued").await;
         assert_eq!(queued.len(), 4);
         assert!(queued.iter().all(|e| e["actor"] == "ui"));
-        click(&ui, "a.button.secondary[href^='/admin/invitees']").await;
+        navigate(&ui, "//a[normalize-space()='← Back to invitees']").await;
         assert!(ui.path().await.contains("status=not_emailed"), "back to the same view");
 
         // A new token for Ana, shown once; it works.
@@ -147,7 +200,7 @@ on_both_databases! {
         assert_eq!(ui.text("h1").await, "Delete invitee?");
         assert!(ui.page_text().await.contains("chen.wei@example.org"));
         ui.screenshot("invitees-delete").await;
-        ui.press("Delete invitee").await;
+        submit(&ui, "Delete invitee").await;
         assert_eq!(ui.text("h1").await, "Invitee deleted");
         ui.goto("/admin/invitees").await;
         assert!(!listed(&ui).await.contains(&"chen.wei@example.org".to_owned()));
