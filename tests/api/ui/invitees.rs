@@ -309,3 +309,44 @@ on_both_databases! {
         assert_eq!(tab_count(&page, "Not emailed"), 100_000);
     }
 }
+
+on_both_databases! {
+    async fn unlinking_forgets_the_discord_account_and_says_so(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (id, token) = app.invite("linked@example.org").await;
+        app.verify_json("linked@example.org", &token).await;
+        app.sql("UPDATE invitees SET discord_user_id = '80351110224678912' WHERE email = 'linked@example.org'").await;
+        let organiser = Organiser::new(&app).await;
+        let page = organiser.page(&app, "/admin/invitees").await;
+        assert!(page.contains("80351110224678912") && page.contains("Unlink Discord"));
+
+        let done = organiser.post(&app, &format!("/admin/invitees/{id}/unlink"), &[("back", "/admin/invitees?q=linked")]).await;
+        assert!(done.contains("is no longer linked to Discord account 80351110224678912"), "{done}");
+        assert!(done.contains("href=\"/admin/invitees?q=linked\""), "the way back keeps the view");
+        let user = app.get_json(&format!("/api/users/{id}")).await;
+        assert!(user["discord_user_id"].is_null() && user["is_verified"] == true, "{user}");
+        let events = app.events("kind=discord_account_unlinked").await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["actor"], "ui");
+        assert_eq!(events[0]["invitee_id"], id);
+        assert!(events[0]["detail"].to_string().contains("80351110224678912"));
+
+        // Again: nothing to unlink, and no second event.
+        let again = organiser.post(&app, &format!("/admin/invitees/{id}/unlink"), &[]).await;
+        assert!(again.contains("has no Discord account linked"), "{again}");
+        assert_eq!(app.events("kind=discord_account_unlinked").await.len(), 1);
+        // Marking a verified invitee verified changes nothing either.
+        let verified = organiser.post(&app, &format!("/admin/invitees/{id}/verify"), &[]).await;
+        assert!(verified.contains("was verified already"), "{verified}");
+        assert!(app.events("kind=discord_force_verified").await.is_empty());
+        // A missing invitee is a 404 page, not an error.
+        let response = http::client()
+            .post(app.url("/admin/invitees/999999/verify"))
+            .header(COOKIE, format!("doorman_session={}", organiser.cookie))
+            .form(&[("csrf_token", organiser.csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+    }
+}
