@@ -1,4 +1,13 @@
-// The Invitees page: copy a freshly issued token. No inline script (the pages' policy).
+// The Invitees page: tick a whole page at once, and copy a freshly issued token.
+// No inline script (the pages' policy).
+document.addEventListener("change", function (event) {
+  var all = event.target.closest("[data-select-all]");
+  if (!all) return;
+  document.querySelectorAll("input[form=bulk][name=id]").forEach(function (box) {
+    box.checked = all.checked;
+  });
+});
+
 document.addEventListener("click", function (event) {
   var button = event.target.closest("[data-copy]");
   if (!button) return;

@@ -4,6 +4,7 @@ mod admin;
 mod filter;
 mod import;
 mod selection;
+mod selection_sql;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;

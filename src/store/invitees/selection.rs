@@ -1,6 +1,6 @@
-//! An admin's selection of invitees (a search and a status tab): the status rule as SQL,
-//! a page read along an index, the counts per status, and reading or deleting all that
-//! match. Each status's condition is written here once; every use builds on it.
+//! An admin's selection of invitees (a search and a status tab): a page read along an
+//! index, the counts per status, and reading or deleting all that match. The SQL,
+//! with each status's condition, is `selection_sql`'s.
 
 use std::collections::HashMap;
 
@@ -8,14 +8,12 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::filter::{LISTING_COLUMNS, Param, bind_params, escape_like};
+use super::filter::{LISTING_COLUMNS, bind_params};
+use super::selection_sql::{Statement, page_statement, status_column};
 use super::{InviteeRow, STREAM_CHUNK};
-use crate::domain::EmailStatus;
 use crate::domain::event::NewEvent;
 use crate::domain::invitee::Invitee;
-use crate::domain::invitee_status::{
-    InviteePageRequest, InviteeSelection, InviteeSort, InviteeStatus, PageCursor,
-};
+use crate::domain::invitee_status::{InviteePageRequest, InviteeSelection, InviteeStatus};
 use crate::store::events::insert_event;
 use crate::store::{BeginWrite, Op, Result, Store, on_pool, text_column};
 
@@ -50,141 +48,6 @@ pub struct InviteePage {
     pub rows: Vec<ListedInvitee>,
     pub has_previous: bool,
     pub has_next: bool,
-}
-
-fn words(statuses: &[EmailStatus]) -> String {
-    let quoted: Vec<String> = statuses
-        .iter()
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect();
-    format!("({})", quoted.join(", "))
-}
-
-/// Whether an invitee fits `status`, before asking whether an earlier status took it.
-fn fits(status: InviteeStatus, now: &str) -> String {
-    use EmailStatus::{Bounced, Delivered, Dropped, Failed, Queued, Sent};
-    match status {
-        InviteeStatus::Verified => "is_verified = TRUE".into(),
-        InviteeStatus::BouncedOrFailed => {
-            format!("email_status IN {}", words(&[Bounced, Dropped, Failed]))
-        }
-        InviteeStatus::Expired => {
-            format!("(token_expires_at IS NOT NULL AND token_expires_at <= {now})")
-        }
-        InviteeStatus::Delivered => format!("email_status IN {}", words(&[Delivered])),
-        InviteeStatus::Emailed => format!("email_status IN {}", words(&[Queued, Sent])),
-        InviteeStatus::NotEmailed => "TRUE".into(),
-    }
-}
-
-/// Exactly the invitees whose status is `status`: it fits, and no status before it does.
-fn is_status(status: InviteeStatus, now: &str) -> String {
-    let mut parts: Vec<String> = InviteeStatus::ALL
-        .iter()
-        .take_while(|earlier| **earlier != status)
-        .map(|earlier| format!("NOT ({})", fits(*earlier, now)))
-        .collect();
-    parts.push(fits(status, now));
-    format!("({})", parts.join(" AND "))
-}
-
-/// Each invitee's status, as a column: the first that fits.
-fn status_column(now: &str) -> String {
-    let cases: Vec<String> = InviteeStatus::ALL
-        .iter()
-        .map(|status| format!("WHEN {} THEN '{}'", fits(*status, now), status.as_str()))
-        .collect();
-    format!("CASE {} END", cases.join(" "))
-}
-
-/// A statement's parameters, `now` among them only once something needs it.
-struct Statement {
-    params: Vec<Param>,
-    now: DateTime<Utc>,
-    now_placeholder: Option<String>,
-    conditions: Vec<String>,
-}
-
-impl Statement {
-    fn new(selection: &InviteeSelection, now: DateTime<Utc>) -> Self {
-        let mut statement = Self {
-            params: Vec::new(),
-            now,
-            now_placeholder: None,
-            conditions: Vec::new(),
-        };
-        if let Some(search) = selection
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let like = format!("%{}%", escape_like(&search.to_lowercase()));
-            let n = statement.push(Param::Text(like));
-            statement.conditions.push(format!(
-                "(email LIKE {n} ESCAPE '\\' OR lower(name) LIKE {n} ESCAPE '\\')"
-            ));
-        }
-        if let Some(status) = selection.status {
-            let now = statement.now();
-            statement.conditions.push(is_status(status, &now));
-        }
-        statement
-    }
-
-    fn push(&mut self, param: Param) -> String {
-        self.params.push(param);
-        format!("${}", self.params.len())
-    }
-
-    fn now(&mut self) -> String {
-        if let Some(placeholder) = &self.now_placeholder {
-            return placeholder.clone();
-        }
-        let placeholder = self.push(Param::Time(self.now));
-        self.now_placeholder = Some(placeholder.clone());
-        placeholder
-    }
-
-    fn where_clause(&self) -> String {
-        if self.conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.conditions.join(" AND "))
-        }
-    }
-}
-
-/// The page's SELECT: keyset paging along the sort's index, one row more than the page
-/// to know whether another follows. `reversed`: read backwards (a previous page).
-fn page_statement(request: &InviteePageRequest, now: DateTime<Utc>) -> (String, Vec<Param>, bool) {
-    let mut statement = Statement::new(&request.selection, now);
-    let (key, ascending) = match request.sort {
-        InviteeSort::Oldest => ("id", true),
-        InviteeSort::Newest => ("id", false),
-        InviteeSort::EmailAz => ("email", true),
-        InviteeSort::EmailZa => ("email", false),
-    };
-    let reversed = matches!(request.cursor, Some(PageCursor::Before(_)));
-    if let Some(PageCursor::After(id) | PageCursor::Before(id)) = request.cursor {
-        let n = statement.push(Param::Int(id));
-        let value = if key == "id" {
-            n
-        } else {
-            format!("(SELECT {key} FROM invitees WHERE id = {n})")
-        };
-        let op = if ascending != reversed { ">" } else { "<" };
-        statement.conditions.push(format!("{key} {op} {value}"));
-    }
-    let direction = if ascending != reversed { "ASC" } else { "DESC" };
-    let now = statement.now();
-    let limit = statement.push(Param::Int(request.size + 1));
-    let sql = format!(
-        "SELECT {LISTING_COLUMNS}, {} AS status FROM invitees{} ORDER BY {key} {direction} LIMIT {limit}",
-        status_column(&now),
-        statement.where_clause()
-    );
-    (sql, statement.params, reversed)
 }
 
 impl Store {

@@ -241,12 +241,17 @@ pub async fn confirm(signed_in: SignedIn, State(state): State<AppState>, body: B
     let form = BulkForm::parse(&body);
     match form.action {
         Action::Resend => {
-            let batch = match state
-                .doorman
-                .queue_invitations(form.recipients(), false, Actor::Ui)
-                .await
-            {
-                Ok(batch) => batch,
+            let doorman = state.doorman.clone();
+            let recipients = form.recipients();
+            // On a task of its own: closing the tab does not stop it halfway.
+            let queued = tokio::spawn(async move {
+                doorman
+                    .queue_invitations(recipients, false, Actor::Ui)
+                    .await
+            });
+            let batch = match queued.await {
+                Ok(Ok(batch)) => batch,
+                Ok(Err(e)) => return layout::internal(e),
                 Err(e) => return layout::internal(e),
             };
             let mut message = format!(
@@ -270,23 +275,27 @@ pub async fn confirm(signed_in: SignedIn, State(state): State<AppState>, body: B
                 let note = "The selection changed since you looked: here it is again.";
                 return review_page(&signed_in, &state, &form, Some(note)).await;
             }
-            let deleted = if form.all_matching {
-                state
-                    .doorman
-                    .delete_selected(&form.chosen.selection(), Actor::Ui)
-                    .await
-            } else {
-                state.doorman.delete_invitees(&form.ids, Actor::Ui).await
-            };
-            match deleted {
-                Ok(n) => Outcome::new(
+            let doorman = state.doorman.clone();
+            let (selection, ids, all) =
+                (form.chosen.selection(), form.ids.clone(), form.all_matching);
+            // On a task of its own: closing the tab does not stop it halfway.
+            let deleted = tokio::spawn(async move {
+                if all {
+                    doorman.delete_selected(&selection, Actor::Ui).await
+                } else {
+                    doorman.delete_invitees(&ids, Actor::Ui).await
+                }
+            });
+            match deleted.await.map_err(|e| e.to_string()) {
+                Err(e) => layout::internal(e),
+                Ok(Err(e)) => layout::internal(e),
+                Ok(Ok(n)) => Outcome::new(
                     &signed_in,
                     "Invitees deleted",
                     format!("{} deleted.", people(n as i64)),
                     form.back,
                 )
                 .into_response(),
-                Err(e) => layout::internal(e),
             }
         }
     }

@@ -140,6 +140,7 @@ struct InviteesPage {
     layout: Layout,
     search: String,
     sorts: Vec<SortChoice>,
+    script_url: String,
     results: Results,
 }
 
@@ -234,6 +235,7 @@ pub async fn page(
         layout: Layout::new(Section::Invitees, &signed_in.session.csrf_token),
         search: chosen.search.clone(),
         sorts: view::sorts(chosen.sort),
+        script_url: super::assets::url("invitees.js"),
         results,
     }
     .into_response()

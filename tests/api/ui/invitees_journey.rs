@@ -207,6 +207,20 @@ on_both_databases! {
         let deleted = ui.app.events("kind=invitee_deleted").await;
         assert_eq!((deleted[0]["actor"].as_str(), deleted[0]["invitee_id"].as_i64()), (Some("ui"), Some(chen)));
         ui.screenshot("invitees-after").await;
+
+        // The ticked ones only: a whole page ticked at once, then deleted after the review.
+        ui.goto("/admin/invitees?q=sample.net").await;
+        click(&ui, "input[data-select-all]").await;
+        click(&ui, "#bulk-action option[value=delete]").await;
+        submit(&ui, "Review…").await;
+        assert_eq!(
+            ui.text("#review-summary").await,
+            "2 invitees will be deleted, with their tokens. This cannot be undone."
+        );
+        submit(&ui, "Delete invitees").await;
+        assert!(ui.page_text().await.contains("2 invitees deleted."));
+        ui.goto("/admin/invitees").await;
+        assert_eq!(listed(&ui).await.len(), 4);
         ui.close().await;
     }
 }
