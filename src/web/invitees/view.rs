@@ -37,10 +37,11 @@ impl InviteeRow {
             InviteeStatus::BouncedOrFailed | InviteeStatus::Expired => "bad",
             _ => "off",
         };
+        let date = |at: DateTime<Utc>| at.format("%Y-%m-%d").to_string();
         let token = match invitee.token_expires_at {
             None => "none".to_owned(),
-            Some(at) if at <= now => format!("expired {}", day(Some(at))),
-            Some(at) => format!("until {}", day(Some(at))),
+            Some(at) if at <= now => format!("expired {}", date(at)),
+            Some(at) => format!("until {}", date(at)),
         };
         Self {
             id: invitee.id,
