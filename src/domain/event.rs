@@ -46,10 +46,12 @@ pub enum EventKind {
     UiSignInRefused,
     /// An admin unlinked the Discord account an invitee verified with.
     DiscordAccountUnlinked,
+    /// An admin downloaded a view of the invitees as CSV.
+    InviteesExported,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 34] = [
+    pub const ALL: [EventKind; 35] = [
         Self::InviteesImported,
         Self::TokenIssued,
         Self::VerificationSucceeded,
@@ -84,6 +86,7 @@ impl EventKind {
         Self::UiSignedOut,
         Self::UiSignInRefused,
         Self::DiscordAccountUnlinked,
+        Self::InviteesExported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -122,6 +125,7 @@ impl EventKind {
             Self::UiSignedOut => "ui_signed_out",
             Self::UiSignInRefused => "ui_sign_in_refused",
             Self::DiscordAccountUnlinked => "discord_account_unlinked",
+            Self::InviteesExported => "invitees_exported",
         }
     }
 

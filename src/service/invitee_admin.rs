@@ -76,16 +76,27 @@ impl Doorman {
         Ok(self.store().count_selected(selection, self.now()).await?)
     }
 
-    /// The whole selection with each invitee's status, read as the stream is consumed.
-    pub fn export_selected(
+    /// The whole selection with each invitee's status, read as the stream is consumed;
+    /// the export itself is an event, naming the selection and how many it held.
+    pub async fn export_selected(
         &self,
         selection: &InviteeSelection,
-    ) -> BoxStream<'static, Result<ListedInvitee, ServiceError>> {
+        actor: Actor,
+    ) -> Result<BoxStream<'static, Result<ListedInvitee, ServiceError>>, ServiceError> {
         use futures::StreamExt;
-        self.store()
-            .stream_selected(selection, self.now())
+        let now = self.now();
+        let count = self.store().count_selected(selection, now).await?;
+        let event = NewEvent::new(EventKind::InviteesExported, actor).detail(json!({
+            "search": selection.search,
+            "status": selection.status.map(|s| s.as_str()),
+            "count": count,
+        }));
+        self.store().record_event(&event, now).await?;
+        Ok(self
+            .store()
+            .stream_selected(selection, now)
             .map(|row| row.map_err(ServiceError::from))
-            .boxed()
+            .boxed())
     }
 
     /// An admin lets an invitee in without a token: it is verified from now on. The

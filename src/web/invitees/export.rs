@@ -11,6 +11,7 @@ use futures::StreamExt;
 use super::super::session::SignedIn;
 use super::{Chosen, ListQuery};
 use crate::api::AppState;
+use crate::domain::event::Actor;
 use crate::store::ListedInvitee;
 
 const HEADER: [&str; 13] = [
@@ -73,7 +74,14 @@ pub async fn csv(
     Query(query): Query<ListQuery>,
 ) -> Response {
     let chosen = Chosen::from(&query);
-    let rows = state.doorman.export_selected(&chosen.selection());
+    let rows = match state
+        .doorman
+        .export_selected(&chosen.selection(), Actor::Ui)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => return super::super::layout::internal(e),
+    };
     let head = futures::stream::once(async { Ok::<_, std::io::Error>(lines([HEADER])) });
     let body = rows.ready_chunks(256).map(|chunk| {
         let mut records = Vec::with_capacity(chunk.len());

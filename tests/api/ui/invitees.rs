@@ -224,6 +224,12 @@ on_both_databases! {
         assert!(records.iter().all(|r| r[1].starts_with("team") && &r[6] == "not_emailed"));
         assert!(!body.contains(&token) && !body.contains("token_hash"));
 
+        let exported = app.events("kind=invitees_exported").await;
+        assert_eq!(exported.len(), 1);
+        assert_eq!(exported[0]["actor"], "ui");
+        assert_eq!(exported[0]["detail"]["count"], 60);
+        assert_eq!(exported[0]["detail"]["status"], "not_emailed");
+
         let all = get_with(&app, "/admin/invitees/export.csv?q=cmd", &organiser.cookie).await;
         let all = all.text().await.unwrap();
         assert!(all.contains("'=cmd@example.org"), "a formula is written as text: {all}");
