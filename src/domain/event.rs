@@ -46,10 +46,14 @@ pub enum EventKind {
     UiSignedIn,
     UiSignedOut,
     UiSignInRefused,
+    /// An admin unlinked the Discord account an invitee verified with.
+    DiscordAccountUnlinked,
+    /// An admin downloaded a view of the invitees as CSV.
+    InviteesExported,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 34] = [
+    pub const ALL: [EventKind; 36] = [
         Self::InviteesImported,
         Self::TokenIssued,
         Self::VerificationSucceeded,
@@ -84,6 +88,8 @@ impl EventKind {
         Self::UiSignedIn,
         Self::UiSignedOut,
         Self::UiSignInRefused,
+        Self::DiscordAccountUnlinked,
+        Self::InviteesExported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -122,6 +128,8 @@ impl EventKind {
             Self::UiSignedIn => "ui_signed_in",
             Self::UiSignedOut => "ui_signed_out",
             Self::UiSignInRefused => "ui_sign_in_refused",
+            Self::DiscordAccountUnlinked => "discord_account_unlinked",
+            Self::InviteesExported => "invitees_exported",
         }
     }
 

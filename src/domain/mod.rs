@@ -7,6 +7,7 @@ mod email_kinds;
 mod email_status;
 pub mod event;
 pub mod invitee;
+pub mod invitee_status;
 pub mod membership;
 mod resend;
 mod text_enum;

@@ -7,6 +7,7 @@ mod backup;
 mod emails;
 mod events;
 mod import;
+mod invitee_admin;
 mod invitees;
 mod leader;
 mod membership;
@@ -25,6 +26,7 @@ use crate::store::{Store, StoreError};
 
 pub use api_keys::ApiKeyRefusal;
 pub use backup::{BackupError, POSTGRES_BACKUP_COMMAND};
+pub use emails::InvitationPreview;
 pub use emails::{
     EmailFilter, EmailRecord, QueuedBatch, Recipients, SendReport, Skipped, TestReport,
     WebhookReport,
@@ -32,6 +34,7 @@ pub use emails::{
 pub use events::Health;
 pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
 pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
+pub use invitee_admin::{HandChange, InviteeCounts};
 pub use membership::{
     DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, KnownGuild,
     MAX_TIMEOUT_MINUTES, MemberVerification,

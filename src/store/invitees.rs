@@ -1,7 +1,10 @@
 //! Invitees: reading, listing, and the writes that change them (each with its event).
 
+mod admin;
 mod filter;
 mod import;
+mod selection;
+mod selection_sql;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -13,7 +16,9 @@ use crate::domain::invitee::{Invitee, InviteeFilter};
 use crate::domain::{Email, EmailStatus};
 use filter::{Param, bind_params, select, where_clause};
 
+pub use admin::AdminChange;
 pub use import::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
+pub use selection::{InviteePage, ListedInvitee};
 
 pub(super) const COLUMNS: &str = "id, email, name, college, branch, year, is_verified, verified_at, \
      discord_user_id, token_created_at, token_expires_at, email_status, email_error, invited_at, \

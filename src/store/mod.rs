@@ -34,6 +34,7 @@ pub use emails::{
     BatchCounts, ClaimedEmail, EmailBody, EmailFilter, EmailRecord, EmailResult, QueueItem,
     WebhookChange,
 };
+pub use invitees::{AdminChange, InviteePage, ListedInvitee};
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
 pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
 pub use observe::{PoolGauges, QueueGauges};

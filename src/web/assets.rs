@@ -35,6 +35,11 @@ const FILES: &[Asset] = &[
         bytes: include_bytes!("../../assets/web/countdown.js"),
     },
     Asset {
+        name: "invitees.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/web/invitees.js"),
+    },
+    Asset {
         name: "icon.svg",
         content_type: "image/svg+xml",
         bytes: include_bytes!("../../assets/web/icon.svg"),

@@ -13,6 +13,7 @@ mod discord;
 mod discord_actions;
 mod events;
 mod headers;
+mod invitees;
 mod layout;
 mod overview;
 mod overview_parts;
@@ -33,7 +34,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/admin", get(overview::page))
         .route("/admin/", get(|| async { Redirect::permanent("/admin") }))
         .route("/admin/events", get(events::page))
-        .route("/admin/invitees", get(pages::invitees))
+        .merge(invitees::routes())
         .route("/admin/import", get(pages::import))
         .route("/admin/emails", get(pages::emails))
         .route("/admin/discord", get(discord::page))

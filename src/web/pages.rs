@@ -25,14 +25,6 @@ fn coming(signed_in: &SignedIn, section: Section, purpose: &'static str) -> Resp
     .into_response()
 }
 
-pub async fn invitees(signed_in: SignedIn) -> Response {
-    coming(
-        &signed_in,
-        Section::Invitees,
-        "Everyone invited: search, filter by status, resend, issue a new token, verify or delete.",
-    )
-}
-
 pub async fn import(signed_in: SignedIn) -> Response {
     coming(
         &signed_in,

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::{QueuedBatch, SendReport, Skipped};
 use crate::domain::event::{Actor, EventKind, NewEvent};
 use crate::domain::invitee::Invitee;
+use crate::domain::invitee_status::InviteeSelection;
 use crate::domain::token::{Token, random_hex};
 use crate::domain::{EmailKind, MailState, ResendRules, SkipReason};
 use crate::service::{Doorman, ServiceError};
@@ -22,6 +23,16 @@ const QUEUE_CHUNK: usize = 500;
 pub enum Recipients {
     Ids(Vec<i64>),
     AllUnverified,
+    /// Everyone an admin's selection (search and status tab) holds when queueing.
+    Matching(InviteeSelection),
+}
+
+/// What queueing invitations would do now, before anything is written.
+#[derive(Debug, Clone)]
+pub struct InvitationPreview {
+    /// How many would really be emailed.
+    pub to_email: usize,
+    pub skipped: Vec<Skipped>,
 }
 
 /// A batch's name, shared by its emails.
@@ -44,19 +55,12 @@ impl Doorman {
             cooldown: self.email_settings().resend_cooldown,
             force,
         };
-        let (invitees, mut skipped) = self.chosen_invitees(recipients).await?;
+        let (invitees, skipped) = self.chosen_invitees(recipients).await?;
+        // Judged again when queued; this spares a token for those plainly left out.
+        let (invitees, mut skipped) = sort_out(invitees, skipped, rules, now);
         let route = self.email().route();
         let mut items = Vec::new();
         for invitee in invitees {
-            // Judged again when queued; this spares a token for those plainly left out.
-            if let Some(reason) = rules.skip_reason(&mail_state(&invitee), now) {
-                skipped.push(Skipped {
-                    id: invitee.id,
-                    email: Some(invitee.email.into_string()),
-                    reason,
-                });
-                continue;
-            }
             let token = Token::generate(self.inner.token_length);
             let expires_at = now + self.inner.token_expiry;
             let events = vec![
@@ -112,6 +116,26 @@ impl Doorman {
         })
     }
 
+    /// What [`Doorman::queue_invitations`] would do now with these recipients: the same
+    /// choice and the same rules, with nothing written and nothing sent.
+    #[tracing::instrument(skip_all, fields(force = force))]
+    pub async fn preview_invitations(
+        &self,
+        recipients: Recipients,
+        force: bool,
+    ) -> Result<InvitationPreview, ServiceError> {
+        let rules = ResendRules {
+            cooldown: self.email_settings().resend_cooldown,
+            force,
+        };
+        let (invitees, skipped) = self.chosen_invitees(recipients).await?;
+        let (invitees, skipped) = sort_out(invitees, skipped, rules, self.now());
+        Ok(InvitationPreview {
+            to_email: invitees.len(),
+            skipped,
+        })
+    }
+
     /// The invitees asked for, and those asked for that cannot be.
     async fn chosen_invitees(
         &self,
@@ -125,6 +149,13 @@ impl Doorman {
                     ..Default::default()
                 };
                 return Ok((self.store().list_invitees(&filter).await?, skipped));
+            }
+            Recipients::Matching(selection) => {
+                let found = self
+                    .store()
+                    .selected_invitees(&selection, self.now())
+                    .await?;
+                return Ok((found, skipped));
             }
             Recipients::Ids(ids) => ids,
         };
@@ -219,6 +250,28 @@ impl Doorman {
     ) -> Result<Vec<EmailRecord>, ServiceError> {
         Ok(self.store().emails(filter).await?)
     }
+}
+
+/// Splits the invitees into those the rules let through and those they skip (added to
+/// `skipped`, with the reason).
+fn sort_out(
+    invitees: Vec<Invitee>,
+    mut skipped: Vec<Skipped>,
+    rules: ResendRules,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (Vec<Invitee>, Vec<Skipped>) {
+    let mut kept = Vec::with_capacity(invitees.len());
+    for invitee in invitees {
+        match rules.skip_reason(&mail_state(&invitee), now) {
+            Some(reason) => skipped.push(Skipped {
+                id: invitee.id,
+                email: Some(invitee.email.into_string()),
+                reason,
+            }),
+            None => kept.push(invitee),
+        }
+    }
+    (kept, skipped)
 }
 
 fn mail_state(invitee: &Invitee) -> MailState {

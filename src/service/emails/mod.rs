@@ -15,7 +15,7 @@ use crate::email::webhook::WebhookKey;
 use crate::email::{EmailSetupError, Mailer};
 
 pub use crate::store::{EmailFilter, EmailRecord};
-pub use invitations::Recipients;
+pub use invitations::{InvitationPreview, Recipients};
 
 /// The email side of the service: the route, and the signals between those who queue
 /// emails, the workers that send them and those waiting for a batch.

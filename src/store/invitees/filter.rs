@@ -3,7 +3,7 @@
 use crate::domain::invitee::InviteeFilter;
 
 /// The listing's columns: the token columns are never shown, so they are not read.
-const LISTING_COLUMNS: &str = "id, email, name, college, branch, year, is_verified, verified_at, \
+pub(super) const LISTING_COLUMNS: &str = "id, email, name, college, branch, year, is_verified, verified_at, \
      discord_user_id, token_created_at, token_expires_at, email_status, email_error, invited_at, \
      email_queued_at, created_at, updated_at, NULL AS token_hash, NULL AS token_sealed";
 
@@ -11,6 +11,7 @@ pub(super) enum Param {
     Text(String),
     Bool(bool),
     Int(i64),
+    Time(chrono::DateTime<chrono::Utc>),
 }
 
 /// The WHERE clause and its parameters, numbered from `$1`.
@@ -57,7 +58,7 @@ pub(super) fn select(filter: &InviteeFilter) -> (String, Vec<Param>) {
     (sql, params)
 }
 
-fn escape_like(text: &str) -> String {
+pub(super) fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
@@ -71,6 +72,7 @@ macro_rules! bind_params {
                 $crate::store::invitees::filter::Param::Text(v) => query.bind(v),
                 $crate::store::invitees::filter::Param::Bool(v) => query.bind(v),
                 $crate::store::invitees::filter::Param::Int(v) => query.bind(v),
+                $crate::store::invitees::filter::Param::Time(v) => query.bind(v),
             };
         }
         query

@@ -7,5 +7,7 @@ mod discord;
 mod events;
 mod http;
 mod overview;
+mod invitees;
+mod invitees_journey;
 mod sessions;
 mod sign_in;

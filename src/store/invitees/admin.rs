@@ -1,0 +1,97 @@
+//! An admin's changes to one invitee: verifying it without a token, and unlinking its
+//! Discord account. Each writes its event in the same transaction.
+
+use chrono::{DateTime, Utc};
+
+use super::{COLUMNS, InviteeRow};
+use crate::domain::event::NewEvent;
+use crate::domain::invitee::Invitee;
+use crate::store::events::insert_event;
+use crate::store::{BeginWrite, Op, Result, Store, on_pool};
+
+/// What an admin's change found.
+#[derive(Debug)]
+pub enum AdminChange {
+    /// Changed; the invitee as it was before.
+    Changed(Invitee),
+    /// Nothing to change (already verified, no account linked); the invitee as it is.
+    Unchanged(Invitee),
+    NotFound,
+}
+
+impl Store {
+    /// Marks the invitee verified now, unless it already is.
+    pub async fn verify_by_admin(
+        &self,
+        id: i64,
+        event: &NewEvent,
+        now: DateTime<Utc>,
+    ) -> Result<AdminChange> {
+        self.admin_change(
+            id,
+            "is_verified = TRUE, verified_at = $1, updated_at = $1",
+            "is_verified = FALSE",
+            event,
+            now,
+            "verifying an invitee by hand",
+        )
+        .await
+    }
+
+    /// Forgets the Discord account linked to the invitee, if one is.
+    pub async fn unlink_discord(
+        &self,
+        id: i64,
+        event: &NewEvent,
+        now: DateTime<Utc>,
+    ) -> Result<AdminChange> {
+        self.admin_change(
+            id,
+            "discord_user_id = NULL, updated_at = $1",
+            "discord_user_id IS NOT NULL",
+            event,
+            now,
+            "unlinking a Discord account",
+        )
+        .await
+    }
+
+    /// Reads the invitee (locked), applies `set` if `only_if` holds, with its event.
+    async fn admin_change(
+        &self,
+        id: i64,
+        set: &str,
+        only_if: &str,
+        event: &NewEvent,
+        now: DateTime<Utc>,
+        operation: &'static str,
+    ) -> Result<AdminChange> {
+        let lock = match self {
+            Store::Sqlite(_) => "",
+            Store::Postgres(_) => " FOR UPDATE",
+        };
+        let read = format!("SELECT {COLUMNS} FROM invitees WHERE id = $1{lock}");
+        let update = format!("UPDATE invitees SET {set} WHERE id = $2 AND {only_if}");
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await.op(operation)?;
+            let before: Option<InviteeRow> =
+                sqlx::query_as(&read).bind(id).fetch_optional(&mut *tx).await.op(operation)?;
+            let Some(before) = before.map(Invitee::from) else {
+                return Ok(AdminChange::NotFound);
+            };
+            let changed = sqlx::query(&update)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .op(operation)?
+                .rows_affected();
+            if changed == 0 {
+                return Ok(AdminChange::Unchanged(before));
+            }
+            insert_event!(&mut *tx, event, now).await?;
+            tx.commit().await.op(operation)?;
+            Ok(AdminChange::Changed(before))
+        })
+    }
+}
