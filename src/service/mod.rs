@@ -33,8 +33,8 @@ pub use emails::{
 };
 pub use events::Health;
 pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
-pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
 pub use invitee_admin::{HandChange, InviteeCounts};
+pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
 pub use membership::{
     DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, KnownGuild,
     MAX_TIMEOUT_MINUTES, MemberVerification,

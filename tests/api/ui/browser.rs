@@ -196,8 +196,39 @@ impl Ui {
             .find(Locator::XPath(&xpath))
             .await
             .unwrap_or_else(|e| panic!("no button {button}: {e}"));
+        // A plain form submit replaces the document; htmx requests do not. Marking the
+        // document first tells the two apart, so a test never reads the old page.
+        let navigates = self
+            .browser
+            .execute(
+                "const b = arguments[0];\
+                 const hx = el => !!el && [...el.attributes].some(a => a.name.startsWith('hx-'));\
+                 document.documentElement.dataset.pressed = '1';\
+                 return !!b.form && b.type !== 'button' && !hx(b) && !hx(b.form)\
+                     && !b.closest('[hx-boost=true]');",
+                vec![serde_json::to_value(&element).expect("an element reference")],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
         element.click().await.expect("the button clicks");
+        if navigates {
+            self.wait_for_new_page().await;
+        }
         self.settle().await;
+    }
+
+    /// Waits until the document marked by `press` has been replaced.
+    async fn wait_for_new_page(&self) {
+        let script = "return document.documentElement.dataset.pressed !== '1'";
+        for _ in 0..400 {
+            if let Ok(serde_json::Value::Bool(true)) = self.browser.execute(script, vec![]).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the form's answer did not arrive");
     }
 
     /// Waits until the page has loaded and htmx has nothing in flight.
