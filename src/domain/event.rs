@@ -44,10 +44,12 @@ pub enum EventKind {
     UiSignedIn,
     UiSignedOut,
     UiSignInRefused,
+    /// A failed email put back on the queue by hand.
+    EmailRetried,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 33] = [
+    pub const ALL: [EventKind; 34] = [
         Self::InviteesImported,
         Self::TokenIssued,
         Self::VerificationSucceeded,
@@ -81,6 +83,7 @@ impl EventKind {
         Self::UiSignedIn,
         Self::UiSignedOut,
         Self::UiSignInRefused,
+        Self::EmailRetried,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +121,7 @@ impl EventKind {
             Self::UiSignedIn => "ui_signed_in",
             Self::UiSignedOut => "ui_signed_out",
             Self::UiSignInRefused => "ui_sign_in_refused",
+            Self::EmailRetried => "email_retried",
         }
     }
 

@@ -6,6 +6,8 @@ mod api_keys;
 mod emails;
 mod events;
 mod import;
+mod import_jobs;
+mod import_preview;
 mod invitees;
 mod membership;
 mod sessions;
@@ -21,11 +23,13 @@ use crate::store::{Store, StoreError};
 
 pub use api_keys::ApiKeyRefusal;
 pub use emails::{
-    EmailFilter, EmailRecord, QueuedBatch, Recipients, SendReport, Skipped, TestReport,
-    WebhookReport,
+    BatchCounts, EmailFilter, EmailRecord, QueuedBatch, Recipients, SendReport, Skipped,
+    TestReport, WebhookReport,
 };
 pub use events::Health;
 pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
+pub use import_jobs::{ImportJob, JobState, StagedImport};
+pub use import_preview::{ImportPreview, PREVIEW_ROWS, PreviewRow, RowOutcome};
 pub use membership::{
     DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, MemberVerification,
 };
@@ -63,6 +67,8 @@ struct Inner {
     /// Writes verification outcomes in groups (see `store::OutcomeWriter`).
     outcomes: crate::store::OutcomeWriter,
     api_keys: api_keys::ApiKeyGuard,
+    /// Imports running in the background, and files staged for them.
+    import_jobs: import_jobs::ImportJobs,
 }
 
 impl Doorman {
@@ -87,6 +93,7 @@ impl Doorman {
                     settings.api_key.clone(),
                     settings.api_key_throttle,
                 ),
+                import_jobs: import_jobs::ImportJobs::default(),
             }),
         })
     }

@@ -28,7 +28,7 @@ pub(crate) use columns::{Op, text_column};
 pub use discord::{DiscordMember, GuildSettings};
 pub use emails::{
     BatchCounts, ClaimedEmail, EmailBody, EmailFilter, EmailRecord, EmailResult, QueueItem,
-    WebhookChange,
+    Requeued, WebhookChange,
 };
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
 pub use sessions::{NewAdminSession, StoredAdminSession};

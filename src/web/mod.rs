@@ -8,6 +8,8 @@
 
 mod assets;
 mod csrf;
+mod email_view;
+mod emails;
 mod events;
 mod headers;
 mod layout;
@@ -31,7 +33,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/admin/events", get(events::page))
         .route("/admin/invitees", get(pages::invitees))
         .route("/admin/import", get(pages::import))
-        .route("/admin/emails", get(pages::emails))
+        .route("/admin/emails", get(emails::page))
+        .route("/admin/emails/progress", get(emails::progress))
+        .route("/admin/emails/test", post(email_view::send_test))
+        .route("/admin/emails/{id}", get(email_view::show))
+        .route("/admin/emails/{id}/body", get(email_view::body))
+        .route("/admin/emails/{id}/retry", post(email_view::retry))
         .route("/admin/discord", get(pages::discord))
         .route("/admin/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/admin/sign-out", post(sign_in::sign_out))

@@ -41,14 +41,6 @@ pub async fn import(signed_in: SignedIn) -> Response {
     )
 }
 
-pub async fn emails(signed_in: SignedIn) -> Response {
-    coming(
-        &signed_in,
-        Section::Emails,
-        "The email queue and sent mail, with their status and errors; retry a failed one.",
-    )
-}
-
 pub async fn discord(signed_in: SignedIn) -> Response {
     coming(
         &signed_in,

@@ -3,6 +3,7 @@
 mod assets;
 mod browser;
 mod csrf;
+mod emails;
 mod events;
 mod http;
 mod sessions;
