@@ -33,14 +33,6 @@ pub async fn invitees(signed_in: SignedIn) -> Response {
     )
 }
 
-pub async fn import(signed_in: SignedIn) -> Response {
-    coming(
-        &signed_in,
-        Section::Import,
-        "Import invitees from a CSV file, with a preview and the rows that were rejected.",
-    )
-}
-
 pub async fn discord(signed_in: SignedIn) -> Response {
     coming(
         &signed_in,

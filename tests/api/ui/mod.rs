@@ -6,5 +6,6 @@ mod csrf;
 mod emails;
 mod events;
 mod http;
+mod import;
 mod sessions;
 mod sign_in;
