@@ -37,6 +37,7 @@ pub struct PreviewView {
     pub encoding: &'static str,
     pub delimiter: String,
     pub columns: Vec<ColumnView>,
+    pub field_names: [&'static str; 5],
     pub first_rows: Vec<RowView>,
     pub rows: u64,
     pub would_add: u64,
@@ -96,6 +97,7 @@ impl PreviewView {
                     name: name.clone(),
                 })
                 .collect(),
+            field_names: REQUIRED_COLUMNS,
             first_rows,
             rows: preview.rows,
             would_add: preview.would_add,

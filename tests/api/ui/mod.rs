@@ -7,5 +7,6 @@ mod emails;
 mod events;
 mod http;
 mod import;
+mod import_emails;
 mod sessions;
 mod sign_in;
