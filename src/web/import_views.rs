@@ -187,3 +187,55 @@ impl From<ImportJob> for JobView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(state: JobState, bytes_read: u64) -> ImportJob {
+        ImportJob {
+            id: "abc".into(),
+            started_at: chrono::Utc::now(),
+            file_bytes: 1000,
+            bytes_read,
+            rows: 42,
+            state,
+        }
+    }
+
+    #[test]
+    fn a_running_job_polls_itself_and_a_finished_one_stops() {
+        let running = JobView::from(job(JobState::Running, 500)).render().unwrap();
+        assert!(
+            running.contains("hx-get=\"/admin/import/jobs/abc\""),
+            "{running}"
+        );
+        assert!(running.contains("hx-trigger=\"every 1s\""), "{running}");
+        assert!(
+            running.contains("value=\"50\"") && running.contains(">42<"),
+            "{running}"
+        );
+        let report = crate::service::ImportReport::default();
+        let done = JobView::from(job(JobState::Finished(report.into()), 1000))
+            .render()
+            .unwrap();
+        assert!(
+            !done.contains("hx-trigger") && done.contains("Import finished"),
+            "{done}"
+        );
+        let failed = JobView::from(job(JobState::Failed("the disk".into()), 10))
+            .render()
+            .unwrap();
+        assert!(
+            !failed.contains("hx-trigger") && failed.contains("the disk"),
+            "{failed}"
+        );
+    }
+
+    #[test]
+    fn a_running_job_is_never_shown_complete() {
+        assert_eq!(job(JobState::Running, 1000).percent(), 99);
+        assert_eq!(job(JobState::Running, 0).percent(), 0);
+        assert_eq!(job(JobState::Failed(String::new()), 0).percent(), 100);
+    }
+}

@@ -53,6 +53,11 @@ on_both_databases! {
         assert_eq!(ui.text("[data-count=refused]").await, "2");
         let refused = ui.text(".import-job .refused-rows").await;
         assert!(refused.contains("not-an-email") && refused.contains("bo@example.org"), "{refused}");
+        // The summary replaced the progress in place; bring it into view for the pictures.
+        ui.browser
+            .execute("document.getElementById('import-job').scrollIntoView()", vec![])
+            .await
+            .unwrap();
         ui.screenshot("import-summary").await;
 
         // The download, fetched as the browser would with its session.
