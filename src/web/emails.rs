@@ -283,6 +283,27 @@ mod tests {
     }
 
     #[test]
+    fn the_counts_refresh_only_while_something_is_queued() {
+        let counts = |queued| BatchCounts {
+            sent: 7,
+            failed: 1,
+            queued,
+            cancelled: 0,
+        };
+        let busy = Progress::new(counts(2), Some("b1".into()))
+            .render()
+            .unwrap();
+        assert!(busy.contains("hx-trigger=\"every 2s\""), "{busy}");
+        assert!(
+            busy.contains("hx-get=\"/admin/emails/progress?batch=b1\""),
+            "{busy}"
+        );
+        assert!(busy.contains("max=\"10\" value=\"8\""), "{busy}");
+        let idle = Progress::new(counts(0), None).render().unwrap();
+        assert!(!idle.contains("hx-trigger"), "{idle}");
+    }
+
+    #[test]
     fn unusable_filters_are_dropped() {
         let c = chosen("lost", "not a batch!", "-1");
         assert!(c.status.is_none() && c.batch.is_none());

@@ -8,6 +8,7 @@ use crate::email::{emails, eventually, ids, import, send, spawn};
 use crate::fakes::fake_smtp::FakeSmtp;
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_databases;
+use doorman::domain::event::Actor;
 
 /// A form posted as the signed-in organiser's page would post it.
 async fn post_form(
@@ -144,5 +145,20 @@ on_both_databases! {
         let refused = post_form(&app, "/admin/emails/test", &cookie, &[("to", "not an address")]).await;
         assert_eq!(refused.status(), 422);
         assert_eq!(app.events("kind=test_email_sent").await.len(), 1);
+
+        // Fifty more: the listing takes two pages, and the filters stay on the links.
+        for n in 0..50 {
+            let to = format!("me{n}@example.org");
+            app.doorman.send_test_email(&to, Actor::Cli).await.unwrap();
+        }
+        let first = page(&app, "/admin/emails?status=sent", &cookie).await;
+        assert_eq!(first.matches("<tr>").count(), 1 + 50, "a header and fifty rows");
+        let older = first.split("rel=\"next\"").next().unwrap();
+        let link = older.rsplit("href=\"").next().unwrap().split('"').next().unwrap();
+        assert!(link.starts_with("/admin/emails?status=sent") && link.ends_with("page=2"), "{link}");
+        let second = page(&app, "/admin/emails?status=sent&page=2", &cookie).await;
+        assert_eq!(second.matches("<tr>").count(), 1 + 1);
+        assert!(second.contains("me@example.org"), "the oldest comes last");
+        assert!(!second.contains("rel=\"next\""));
     }
 }
