@@ -155,6 +155,10 @@ pub async fn job(
     Path(id): Path<String>,
 ) -> Response {
     let Some(job) = state.doorman.import_job(&id) else {
+        if is_htmx(&headers) {
+            // Said where the progress was, which also ends the polling.
+            return JobView::forgotten(id).into_response();
+        }
         return no_job();
     };
     if is_htmx(&headers) {

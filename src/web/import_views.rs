@@ -149,6 +149,24 @@ pub struct Summary {
     pub refused_more: u64,
 }
 
+impl JobView {
+    /// A job this process does not know (it restarted since, or the job is long gone).
+    pub fn forgotten(id: String) -> Self {
+        Self {
+            id,
+            running: false,
+            percent: 100,
+            rows: 0,
+            failure: Some(
+                "doorman no longer knows this import (it may have restarted); the invitees it \
+                 added are kept. Import the same file again to add any it did not get to."
+                    .into(),
+            ),
+            summary: None,
+        }
+    }
+}
+
 impl From<ImportJob> for JobView {
     fn from(job: ImportJob) -> Self {
         let percent = job.percent();

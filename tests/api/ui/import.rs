@@ -132,6 +132,20 @@ on_both_databases! {
         assert_eq!(again.status(), 409);
         let page = get_with(&app, "/admin/import", &cookie).await.text().await.unwrap();
         assert!(page.contains("Import finished") && page.contains("refused.csv"), "{page}");
+
+        // A job doorman does not know: a page says so, and polling is told to stop.
+        let unknown = get_with(&app, "/admin/import/jobs/0123abcd", &cookie).await;
+        assert_eq!(unknown.status(), 404);
+        let polled = client()
+            .get(app.url("/admin/import/jobs/0123abcd"))
+            .header(COOKIE, format!("doorman_session={cookie}"))
+            .header("hx-request", "true")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(polled.status(), 200);
+        let polled = polled.text().await.unwrap();
+        assert!(polled.contains("no longer knows this import") && !polled.contains("hx-trigger"), "{polled}");
     }
 
     async fn the_upload_needs_the_csrf_token_in_its_header(backend: Backend) {
