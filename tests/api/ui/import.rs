@@ -148,6 +148,42 @@ on_both_databases! {
         assert!(polled.contains("no longer knows this import") && !polled.contains("hx-trigger"), "{polled}");
     }
 
+    async fn a_larger_import_shows_its_progress_until_done(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let cookie = signed_in(&app).await;
+        let mut csv = String::from("email,name,college,branch,year\n");
+        for n in 0..3000 {
+            csv.push_str(&format!("person{n}@example.org,Person {n},MIT,CSE,2026\n"));
+        }
+        let html = preview(&app, &cookie, csv.into_bytes()).await;
+        assert_eq!(count(&html, "add"), 3000);
+        let token = csrf_token(&app, &cookie).await;
+        let started = client()
+            .post(app.url("/admin/import/start"))
+            .header(COOKIE, format!("doorman_session={cookie}"))
+            .header("hx-request", "true")
+            .header("x-csrf-token", token)
+            .form(&[("staged", staged_id(&html))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(started.status(), 200);
+        // The answer is the job as it starts: a progress bar that polls for news.
+        let progress = started.text().await.unwrap();
+        assert!(progress.contains("Importing…") && progress.contains("<progress"), "{progress}");
+        let marker = "hx-get=\"";
+        let start = progress.find(marker).expect("polling") + marker.len();
+        let job = progress[start..].split('"').next().unwrap().to_owned();
+        assert!(progress.contains("hx-trigger=\"every 1s\""), "{progress}");
+        eventually("the import to finish", || async {
+            get_with(&app, &job, &cookie).await.text().await.unwrap().contains("Import finished")
+        })
+        .await;
+        let summary = get_with(&app, &job, &cookie).await.text().await.unwrap();
+        assert_eq!(count(&summary, "added"), 3000);
+        assert!(!summary.contains("refused.csv"), "nothing refused, nothing to download");
+    }
+
     async fn the_upload_needs_the_csrf_token_in_its_header(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let cookie = signed_in(&app).await;
