@@ -60,6 +60,28 @@ fn refused(headers: &HeaderMap, status: StatusCode, message: String) -> Response
     (status, RefusedFile { message }).into_response()
 }
 
+/// Refuses an upload declared larger than `limit` at once, in words on the page (the
+/// route's own limit would answer in the API's JSON, which the page cannot show).
+pub async fn refuse_oversized(
+    State(limit): State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        let message = format!(
+            "The file is larger than the {} MB limit (MAX_UPLOAD_MB).",
+            limit / (1024 * 1024)
+        );
+        return refused(request.headers(), StatusCode::PAYLOAD_TOO_LARGE, message);
+    }
+    next.run(request).await
+}
+
 /// Spools the upload's `file` field to a temporary file, within the size limit.
 async fn spool(state: &AppState, multipart: &mut Multipart) -> Result<std::fs::File, String> {
     let unreadable = |_| "The upload could not be read; choose the file again.".to_owned();

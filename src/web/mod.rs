@@ -39,7 +39,11 @@ pub fn routes(state: &AppState, limits: Limits) -> Router<AppState> {
     let uploads = crate::api::with_limits(
         Router::new().route("/admin/import/preview", post(import::preview)),
         limits.upload,
-    );
+    )
+    .layer(from_fn_with_state(
+        limits.upload.0,
+        import::refuse_oversized,
+    ));
     let forms = Router::new()
         .route("/admin", get(overview::page))
         .route("/admin/", get(|| async { Redirect::permanent("/admin") }))

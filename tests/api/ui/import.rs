@@ -184,6 +184,20 @@ on_both_databases! {
         assert!(!summary.contains("refused.csv"), "nothing refused, nothing to download");
     }
 
+    async fn a_file_over_the_limit_is_refused_in_words(backend: Backend) {
+        let app = TestApp::spawn_with(backend, &[("MAX_UPLOAD_MB", "1")]).await;
+        let cookie = signed_in(&app).await;
+        let mut csv = String::from("email,name,college,branch,year\n");
+        // Just over the limit (the handler counts), and far over it (refused on sight).
+        for size in [1024 * 1024 + 100, 3 * 1024 * 1024] {
+            while csv.len() < size {
+                csv.push_str("someone@example.org,Some One,MIT,CSE,2026\n");
+            }
+            let html = preview(&app, &cookie, csv.clone().into_bytes()).await;
+            assert!(html.contains("larger than the 1 MB limit"), "{html}");
+        }
+    }
+
     async fn the_upload_needs_the_csrf_token_in_its_header(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let cookie = signed_in(&app).await;
