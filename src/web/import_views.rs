@@ -146,7 +146,10 @@ pub struct Summary {
     pub skipped: u64,
     pub refused: u64,
     pub refused_rows: Vec<RefusedView>,
+    /// Listed in the download but not on the page.
     pub refused_more: u64,
+    /// How many the download lists ([`crate::service::MAX_LISTED`] at most).
+    pub listed: u64,
 }
 
 impl JobView {
@@ -189,7 +192,8 @@ impl From<ImportJob> for JobView {
                     added: report.newly_added,
                     skipped: report.skipped,
                     refused: report.error_count,
-                    refused_more: report.error_count - refused_rows.len() as u64,
+                    refused_more: (report.errors.len() - refused_rows.len()) as u64,
+                    listed: report.errors.len() as u64,
                     refused_rows,
                 };
                 (false, None, Some(summary))
@@ -248,6 +252,28 @@ mod tests {
             !failed.contains("hx-trigger") && failed.contains("the disk"),
             "{failed}"
         );
+    }
+
+    #[test]
+    fn a_summary_says_when_the_download_lists_only_the_first_refused_rows() {
+        let error = |line| crate::import::reader::RowError {
+            line,
+            email: None,
+            message: "email is empty".into(),
+        };
+        let report = crate::service::ImportReport {
+            errors: vec![error(2), error(3)],
+            error_count: 1500,
+            ..Default::default()
+        };
+        let html = JobView::from(job(JobState::Finished(report.into()), 1000))
+            .render()
+            .unwrap();
+        assert!(
+            html.contains("lists the first 2 of the 1500 refused rows"),
+            "{html}"
+        );
+        assert!(!html.contains("more in the download"), "{html}");
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn routes(state: &AppState, limits: Limits) -> Router<AppState> {
         limits.upload.0,
         import::refuse_oversized,
     ));
-    let forms = Router::new()
+    let pages = Router::new()
         .route("/admin", get(overview::page))
         .route("/admin/", get(|| async { Redirect::permanent("/admin") }))
         .route("/admin/events", get(events::page))
@@ -69,7 +69,7 @@ pub fn routes(state: &AppState, limits: Limits) -> Router<AppState> {
             "/admin/{*rest}",
             get(pages::not_found).post(pages::not_found),
         );
-    let pages = crate::api::with_limits(forms, limits.form)
+    let pages = crate::api::with_limits(pages, limits.form)
         .merge(uploads)
         .layer(from_fn(csrf::require_token))
         .layer(from_fn_with_state(state.clone(), session::load))
