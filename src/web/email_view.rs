@@ -125,7 +125,7 @@ pub async fn body(
     let Some(html) = email.html_body else {
         return not_found();
     };
-    let mut response = Html(format!("{INERT_LINKS}{html}")).into_response();
+    let mut response = Html(with_inert_links(&html)).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -136,6 +136,19 @@ pub async fn body(
         HeaderValue::from_static("SAMEORIGIN"),
     );
     response
+}
+
+/// The email with [`INERT_LINKS`] first in its `<head>` (after the doctype otherwise), so
+/// that it renders as it would have without it, in standards mode.
+fn with_inert_links(html: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    let after = |tag: &str| {
+        lower
+            .find(tag)
+            .and_then(|start| lower[start..].find('>').map(|end| start + end + 1))
+    };
+    let at = after("<head").or_else(|| after("<!doctype")).unwrap_or(0);
+    format!("{}{INERT_LINKS}{}", &html[..at], &html[at..])
 }
 
 pub async fn retry(
@@ -208,5 +221,24 @@ pub async fn send_test(
     match result.email_id {
         Some(id) => Redirect::to(&format!("/admin/emails/{id}")).into_response(),
         None => (StatusCode::UNPROCESSABLE_ENTITY, result).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_inert_links;
+
+    #[test]
+    fn links_are_made_inert_inside_the_head() {
+        let base = "<base target=\"_blank\">";
+        assert_eq!(
+            with_inert_links("<!doctype html>\n<HTML><Head lang=x><title>t</title>"),
+            format!("<!doctype html>\n<HTML><Head lang=x>{base}<title>t</title>")
+        );
+        assert_eq!(
+            with_inert_links("<!DOCTYPE html><p>hi"),
+            format!("<!DOCTYPE html>{base}<p>hi")
+        );
+        assert_eq!(with_inert_links("<p>hi"), format!("{base}<p>hi"));
     }
 }
