@@ -50,14 +50,23 @@ pub async fn page(signed_in: SignedIn, State(state): State<AppState>) -> Respons
 }
 
 /// A refusal shown where the preview would be. htmx swaps only successful answers, so
-/// it gets a 200; a plain request gets the real status.
+/// it gets a 200 and the fragment; a plain request gets the real status and a page.
 fn refused(headers: &HeaderMap, status: StatusCode, message: String) -> Response {
-    let status = if is_htmx(headers) {
-        StatusCode::OK
-    } else {
-        status
+    if is_htmx(headers) {
+        return RefusedFile { message }.into_response();
+    }
+    let page = RefusedPage {
+        assets: layout::Assets::new(),
+        message,
     };
-    (status, RefusedFile { message }).into_response()
+    (status, page).into_response()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "import_refused_page.html")]
+struct RefusedPage {
+    assets: layout::Assets,
+    message: String,
 }
 
 /// Refuses an upload declared larger than `limit` at once, in words on the page (the

@@ -130,6 +130,8 @@ on_both_databases! {
         // A staged file is imported once; the page, opened again, shows the last import.
         let again = start(&app, &cookie, &staged_id(&html)).await;
         assert_eq!(again.status(), 409);
+        let again = again.text().await.unwrap();
+        assert!(again.contains("Nothing was imported") && again.contains("imported already"), "{again}");
         let page = get_with(&app, "/admin/import", &cookie).await.text().await.unwrap();
         assert!(page.contains("Import finished") && page.contains("refused.csv"), "{page}");
 
