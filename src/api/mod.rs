@@ -64,14 +64,14 @@ pub fn router(state: AppState, http: &HttpSettings) -> Router {
             limits::refuse_large_bodies,
         ))
         .layer(from_fn_with_state(http.request_timeout, limits::time_limit));
-    // The admin UI: HTML forms, so the JSON body and time limits suit it as they are.
-    let web = crate::web::routes(&state)
-        .layer(DefaultBodyLimit::max(limits::JSON_BODY_LIMIT))
-        .layer(from_fn_with_state(
-            limits::JSON_BODY_LIMIT,
-            limits::refuse_large_bodies,
-        ))
-        .layer(from_fn_with_state(http.request_timeout, limits::time_limit));
+    // The admin UI: HTML forms, within the JSON limits; its CSV upload, within the API's.
+    let web = crate::web::routes(
+        &state,
+        crate::web::Limits {
+            form: layers.json,
+            upload: layers.upload,
+        },
+    );
     let metrics = state.doorman.metrics().clone();
     router
         .merge(docs)
@@ -125,6 +125,17 @@ impl RouteLimits {
             webhook: (limits::WEBHOOK_BODY_LIMIT, http.request_timeout),
         }
     }
+}
+
+/// Applies a body limit and a time limit to plain routes.
+pub(crate) fn with_limits<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    (body, time): (usize, Duration),
+) -> Router<S> {
+    routes
+        .layer(DefaultBodyLimit::max(body))
+        .layer(from_fn_with_state(body, limits::refuse_large_bodies))
+        .layer(from_fn_with_state(time, limits::time_limit))
 }
 
 /// Applies a group's limits; `None` when only the OpenAPI document is wanted.

@@ -50,10 +50,12 @@ pub enum EventKind {
     DiscordAccountUnlinked,
     /// An admin downloaded a view of the invitees as CSV.
     InviteesExported,
+    /// A failed email put back on the queue by hand.
+    EmailRetried,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 36] = [
+    pub const ALL: [EventKind; 37] = [
         Self::InviteesImported,
         Self::TokenIssued,
         Self::VerificationSucceeded,
@@ -90,6 +92,7 @@ impl EventKind {
         Self::UiSignInRefused,
         Self::DiscordAccountUnlinked,
         Self::InviteesExported,
+        Self::EmailRetried,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -130,6 +133,7 @@ impl EventKind {
             Self::UiSignInRefused => "ui_sign_in_refused",
             Self::DiscordAccountUnlinked => "discord_account_unlinked",
             Self::InviteesExported => "invitees_exported",
+            Self::EmailRetried => "email_retried",
         }
     }
 

@@ -44,6 +44,16 @@ pub enum CsvError {
     Io(#[from] io::Error),
 }
 
+/// How a file was read: what a preview shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvFormat {
+    /// The encoding's name, such as `UTF-8` or `windows-1252`.
+    pub encoding: &'static str,
+    pub delimiter: char,
+    /// The header's column names, as written (trimmed).
+    pub columns: Vec<String>,
+}
+
 /// A row that did not, with the 1-based line number where the record starts in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
@@ -73,8 +83,14 @@ pub fn read_csv(mut file: File) -> Result<CsvRows, CsvError> {
         // trimmed) is what lets `CsvRows::start_line` work; see `stream::LineEndings`.
         .terminator(csv::Terminator::Any(b'\n'))
         .from_reader(stream::decoded(file, &scan, Arc::clone(&progress)));
-    let columns = read_header(&mut reader)?;
+    let (columns, names) = read_header(&mut reader)?;
+    let format = CsvFormat {
+        encoding: scan.encoding.name(),
+        delimiter: char::from(scan.delimiter),
+        columns: names,
+    };
     Ok(CsvRows {
+        format,
         reader,
         record: StringRecord::new(),
         columns,
@@ -86,14 +102,19 @@ pub fn read_csv(mut file: File) -> Result<CsvRows, CsvError> {
 }
 
 /// Reads the first non-blank record and finds the required columns in it.
-fn read_header(reader: &mut csv::Reader<Decoded>) -> Result<[usize; 5], CsvError> {
+fn read_header(reader: &mut csv::Reader<Decoded>) -> Result<([usize; 5], Vec<String>), CsvError> {
     let mut header = StringRecord::new();
     while reader.read_record(&mut header).map_err(io::Error::from)? {
         if !is_blank(&header) {
             break;
         }
     }
-    column_indexes(&header)
+    let names = header
+        .iter()
+        .map(|name| name.trim_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}'))
+        .map(str::to_owned)
+        .collect();
+    Ok((column_indexes(&header)?, names))
 }
 
 /// Where each of [`REQUIRED_COLUMNS`] is in the header.
@@ -123,6 +144,7 @@ fn column_indexes(header: &StringRecord) -> Result<[usize; 5], CsvError> {
 
 /// The data rows of a CSV file, validated one by one as they are read.
 pub struct CsvRows {
+    format: CsvFormat,
     reader: csv::Reader<Decoded>,
     /// Reused for every record, to avoid an allocation per row.
     record: StringRecord,
@@ -136,6 +158,15 @@ pub struct CsvRows {
 }
 
 impl CsvRows {
+    pub fn format(&self) -> &CsvFormat {
+        &self.format
+    }
+
+    /// The line on which the row last handed out starts (a refused row carries its own).
+    pub fn line(&self) -> u64 {
+        self.start_line()
+    }
+
     /// Bytes of the underlying file consumed so far (for a progress bar); monotonically
     /// increasing, <= file length.
     ///

@@ -7,6 +7,8 @@ mod backup;
 mod emails;
 mod events;
 mod import;
+mod import_jobs;
+mod import_preview;
 mod invitee_admin;
 mod invitees;
 mod leader;
@@ -28,11 +30,13 @@ pub use api_keys::ApiKeyRefusal;
 pub use backup::{BackupError, POSTGRES_BACKUP_COMMAND};
 pub use emails::InvitationPreview;
 pub use emails::{
-    EmailFilter, EmailRecord, QueuedBatch, Recipients, SendReport, Skipped, TestReport,
-    WebhookReport,
+    BatchCounts, EmailFilter, EmailRecord, QueuedBatch, Recipients, SendReport, Skipped,
+    TestReport, WebhookReport,
 };
 pub use events::Health;
 pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
+pub use import_jobs::{ImportJob, JobState, StagedImport};
+pub use import_preview::{ImportPreview, PREVIEW_ROWS, PreviewRow, RowOutcome};
 pub use invitee_admin::{HandChange, InviteeCounts};
 pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
 pub use membership::{
@@ -77,6 +81,8 @@ struct Inner {
     api_keys: api_keys::ApiKeyGuard,
     /// What `/metrics` reports; counted by the operations themselves.
     metrics: crate::observe::Metrics,
+    /// Imports running in the background, and files staged for them.
+    import_jobs: import_jobs::ImportJobs,
 }
 
 impl Doorman {
@@ -102,6 +108,7 @@ impl Doorman {
                     settings.api_key_throttle,
                 ),
                 metrics: crate::observe::Metrics::new(),
+                import_jobs: import_jobs::ImportJobs::default(),
             }),
         })
     }

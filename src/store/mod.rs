@@ -32,7 +32,7 @@ pub(crate) use columns::{Op, text_column};
 pub use discord::{DiscordMember, GuildSettings, KnownGuild};
 pub use emails::{
     BatchCounts, ClaimedEmail, EmailBody, EmailFilter, EmailRecord, EmailResult, QueueItem,
-    WebhookChange,
+    Requeued, WebhookChange,
 };
 pub use invitees::{AdminChange, InviteePage, ListedInvitee};
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};

@@ -50,13 +50,6 @@ impl Section {
         (Section::Discord, "/admin/discord", "Discord"),
         (Section::Events, "/admin/events", "Events"),
     ];
-
-    pub fn label(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(s, _, _)| *s == self)
-            .map_or("", |(_, _, label)| label)
-    }
 }
 
 /// The frame of a signed-in page (`templates/base.html`).

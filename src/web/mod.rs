@@ -11,8 +11,12 @@ mod charts;
 mod csrf;
 mod discord;
 mod discord_actions;
+mod email_view;
+mod emails;
 mod events;
 mod headers;
+mod import;
+mod import_views;
 mod invitees;
 mod layout;
 mod overview;
@@ -28,15 +32,41 @@ use axum::routing::{get, post};
 
 use crate::api::AppState;
 
+/// The body and time limits of the UI's forms, and of its file uploads.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub form: (usize, std::time::Duration),
+    pub upload: (usize, std::time::Duration),
+}
+
 /// The UI's routes, and `/` sending people to it.
-pub fn routes(state: &AppState) -> Router<AppState> {
+pub fn routes(state: &AppState, limits: Limits) -> Router<AppState> {
+    let uploads = crate::api::with_limits(
+        Router::new().route("/admin/import/preview", post(import::preview)),
+        limits.upload,
+    )
+    .layer(from_fn_with_state(
+        limits.upload.0,
+        import::refuse_oversized,
+    ));
     let pages = Router::new()
         .route("/admin", get(overview::page))
         .route("/admin/", get(|| async { Redirect::permanent("/admin") }))
         .route("/admin/events", get(events::page))
         .merge(invitees::routes())
-        .route("/admin/import", get(pages::import))
-        .route("/admin/emails", get(pages::emails))
+        .route("/admin/import", get(import::page))
+        .route("/admin/import/start", post(import::start))
+        .route("/admin/import/jobs/{id}", get(import::job))
+        .route(
+            "/admin/import/jobs/{id}/refused.csv",
+            get(import::refused_rows),
+        )
+        .route("/admin/emails", get(emails::page))
+        .route("/admin/emails/progress", get(emails::progress))
+        .route("/admin/emails/test", post(email_view::send_test))
+        .route("/admin/emails/{id}", get(email_view::show))
+        .route("/admin/emails/{id}/body", get(email_view::body))
+        .route("/admin/emails/{id}/retry", post(email_view::retry))
         .route("/admin/discord", get(discord::page))
         .route(
             "/admin/discord/force-verify",
@@ -57,7 +87,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(
             "/admin/{*rest}",
             get(pages::not_found).post(pages::not_found),
-        )
+        );
+    let pages = crate::api::with_limits(pages, limits.form)
+        .merge(uploads)
         .layer(from_fn(csrf::require_token))
         .layer(from_fn_with_state(state.clone(), session::load))
         .layer(csrf::cross_site_layer(&state.web));

@@ -1,45 +1,10 @@
-//! Sections whose pages come next, and pages that do not exist.
+//! Pages that do not exist.
 
-use askama::Template;
-use askama_web::WebTemplate;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use super::layout::{self, Layout, Section};
+use super::layout;
 use super::session::SignedIn;
-
-#[derive(Template, WebTemplate)]
-#[template(path = "coming.html")]
-struct ComingPage {
-    layout: Layout,
-    title: &'static str,
-    purpose: &'static str,
-}
-
-fn coming(signed_in: &SignedIn, section: Section, purpose: &'static str) -> Response {
-    ComingPage {
-        layout: Layout::new(section, &signed_in.session.csrf_token),
-        title: section.label(),
-        purpose,
-    }
-    .into_response()
-}
-
-pub async fn import(signed_in: SignedIn) -> Response {
-    coming(
-        &signed_in,
-        Section::Import,
-        "Import invitees from a CSV file, with a preview and the rows that were rejected.",
-    )
-}
-
-pub async fn emails(signed_in: SignedIn) -> Response {
-    coming(
-        &signed_in,
-        Section::Emails,
-        "The email queue and sent mail, with their status and errors; retry a failed one.",
-    )
-}
 
 pub async fn not_found(_signed_in: SignedIn) -> Response {
     layout::problem(

@@ -3,6 +3,7 @@
 
 mod invitations;
 mod queue;
+mod retry;
 mod test_email;
 mod webhook;
 
@@ -14,7 +15,7 @@ use crate::domain::{MailRoute, SkipReason};
 use crate::email::webhook::WebhookKey;
 use crate::email::{EmailSetupError, Mailer};
 
-pub use crate::store::{EmailFilter, EmailRecord};
+pub use crate::store::{BatchCounts, EmailFilter, EmailRecord};
 pub use invitations::{InvitationPreview, Recipients};
 
 /// The email side of the service: the route, and the signals between those who queue

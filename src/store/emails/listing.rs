@@ -17,19 +17,19 @@ impl Store {
                 .await
                 .op("counting a batch's emails")?
         });
-        let mut counts = BatchCounts::default();
-        for (status, n) in rows {
-            match status {
-                EmailState::Queued => counts.queued += n,
-                EmailState::Failed => counts.failed += n,
-                EmailState::Cancelled => counts.cancelled += n,
-                EmailState::Sent
-                | EmailState::Delivered
-                | EmailState::Bounced
-                | EmailState::Dropped => counts.sent += n,
-            }
-        }
-        Ok(counts)
+        Ok(BatchCounts::from_rows(rows))
+    }
+
+    /// One email, with its body where the route kept it.
+    pub async fn email(&self, id: i64) -> Result<Option<EmailRecord>> {
+        let sql = format!("SELECT {EMAIL_COLUMNS} FROM emails WHERE id = $1");
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(&sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+                .op("reading an email")?
+        }))
     }
 
     /// Emails newest first.
@@ -50,5 +50,24 @@ impl Store {
                 .await
                 .op("listing emails")?
         }))
+    }
+}
+
+impl BatchCounts {
+    /// Adds up `(status, count)` rows: every state past sending counts as sent.
+    pub(super) fn from_rows(rows: Vec<(EmailState, i64)>) -> Self {
+        let mut counts = Self::default();
+        for (status, n) in rows {
+            match status {
+                EmailState::Queued => counts.queued += n,
+                EmailState::Failed => counts.failed += n,
+                EmailState::Cancelled => counts.cancelled += n,
+                EmailState::Sent
+                | EmailState::Delivered
+                | EmailState::Bounced
+                | EmailState::Dropped => counts.sent += n,
+            }
+        }
+        counts
     }
 }

@@ -7,9 +7,12 @@
 mod delivery;
 mod listing;
 mod queueing;
+mod retry;
 mod webhook;
 
 use chrono::{DateTime, Utc};
+
+pub use retry::Requeued;
 
 use super::text_column;
 use crate::domain::event::NewEvent;

@@ -1,5 +1,7 @@
 //! Writing an import's batches of new invitees.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
 use super::super::{Op, Result, Store, events::insert_event};
@@ -49,6 +51,34 @@ pub enum NewInviteeOutcome {
 }
 
 impl Store {
+    /// Which of these emails are invited already.
+    pub async fn existing_emails(&self, emails: &[&str]) -> Result<HashSet<String>> {
+        if emails.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let op = "looking up emails to import";
+        let found: Vec<(String,)> = match self {
+            Store::Sqlite(pool) => {
+                let list = serde_json::to_string(emails).expect("strings serialize");
+                sqlx::query_as(
+                    "SELECT email FROM invitees WHERE email IN (SELECT value FROM json_each($1))",
+                )
+                .bind(list)
+                .fetch_all(pool)
+                .await
+                .op(op)?
+            }
+            Store::Postgres(pool) => {
+                sqlx::query_as("SELECT email FROM invitees WHERE email = ANY($1::text[])")
+                    .bind(emails)
+                    .fetch_all(pool)
+                    .await
+                    .op(op)?
+            }
+        };
+        Ok(found.into_iter().map(|(email,)| email).collect())
+    }
+
     /// Starts an import; see [`ImportWriter`].
     pub async fn import_writer(&self) -> Result<ImportWriter> {
         Ok(match self {
