@@ -52,6 +52,7 @@ impl Application {
             bot: settings.discord.is_some().then_some(bot_status),
             trusted_proxies: settings.trusted_proxies.clone(),
             web: settings.web.clone(),
+            join: crate::web::join::JoinContext::new(settings),
         };
         let listener = TcpListener::bind(settings.bind_addr)
             .await

@@ -45,6 +45,8 @@ pub struct AppState {
     pub trusted_proxies: crate::config::TrustedProxies,
     /// The admin UI's settings.
     pub web: crate::config::WebSettings,
+    /// One-click join through Discord, when it is configured.
+    pub join: Option<crate::web::join::JoinContext>,
 }
 
 /// The whole HTTP surface, with its OpenAPI document built from the same route list.
@@ -72,7 +74,16 @@ pub fn router(state: AppState, http: &HttpSettings) -> Router {
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(|_| panic_response()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |request: &axum::http::Request<axum::body::Body>| {
+                // A join link's address carries its token: logs show `/join/…` instead.
+                tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    path = crate::web::join::loggable_path(request.uri().path()),
+                )
+            },
+        ))
         .with_state(state)
 }
 

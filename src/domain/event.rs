@@ -44,10 +44,19 @@ pub enum EventKind {
     UiSignedIn,
     UiSignedOut,
     UiSignInRefused,
+    /// One-click join: an invitee set off to Discord, was refused (with the reason), had
+    /// their Discord account linked, was added to the server or had their roles set, or
+    /// had a verification taken back because Discord refused to add them.
+    JoinStarted,
+    JoinRefused,
+    DiscordAccountLinked,
+    DiscordMemberAdded,
+    DiscordMemberRolesSet,
+    JoinUndone,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 33] = [
+    pub const ALL: [EventKind; 39] = [
         Self::InviteesImported,
         Self::TokenIssued,
         Self::VerificationSucceeded,
@@ -81,6 +90,12 @@ impl EventKind {
         Self::UiSignedIn,
         Self::UiSignedOut,
         Self::UiSignInRefused,
+        Self::JoinStarted,
+        Self::JoinRefused,
+        Self::DiscordAccountLinked,
+        Self::DiscordMemberAdded,
+        Self::DiscordMemberRolesSet,
+        Self::JoinUndone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +133,12 @@ impl EventKind {
             Self::UiSignedIn => "ui_signed_in",
             Self::UiSignedOut => "ui_signed_out",
             Self::UiSignInRefused => "ui_sign_in_refused",
+            Self::JoinStarted => "join_started",
+            Self::JoinRefused => "join_refused",
+            Self::DiscordAccountLinked => "discord_account_linked",
+            Self::DiscordMemberAdded => "discord_member_added",
+            Self::DiscordMemberRolesSet => "discord_member_roles_set",
+            Self::JoinUndone => "join_undone",
         }
     }
 
@@ -175,15 +196,18 @@ impl fmt::Display for Actor {
 pub enum Channel {
     Api,
     Discord,
+    /// One-click join: the invitation link and Discord's OAuth2.
+    Oauth,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 2] = [Self::Api, Self::Discord];
+    pub const ALL: [Channel; 3] = [Self::Api, Self::Discord, Self::Oauth];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Api => "api",
             Self::Discord => "discord",
+            Self::Oauth => "oauth",
         }
     }
 

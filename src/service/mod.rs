@@ -7,6 +7,7 @@ mod emails;
 mod events;
 mod import;
 mod invitees;
+mod join;
 mod membership;
 mod sessions;
 mod tokens;
@@ -26,6 +27,9 @@ pub use emails::{
 };
 pub use events::Health;
 pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
+pub use join::{
+    JoinClaim, JoinInvitation, JoinPlan, JoinRefusal, JoinSecret, STATE_LIFETIME, StartedJoin,
+};
 pub use membership::{
     DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, MemberVerification,
 };

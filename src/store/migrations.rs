@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         "sessions",
         include_str!("../../migrations/0006_sessions.sql"),
     ),
+    migration(
+        7,
+        "join_states",
+        include_str!("../../migrations/0007_join_states.sql"),
+    ),
 ];
 
 /// Any number fits, as long as it is always the same: replicas starting together all take

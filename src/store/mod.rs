@@ -12,6 +12,7 @@ mod emails;
 mod events;
 mod failures;
 mod invitees;
+mod join_states;
 mod migrations;
 mod sessions;
 
@@ -31,6 +32,7 @@ pub use emails::{
     WebhookChange,
 };
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
+pub use join_states::{NewJoinState, TakenJoinState};
 pub use sessions::{NewAdminSession, StoredAdminSession};
 
 /// Runs `$body` with `$pool` bound to the concrete pool.

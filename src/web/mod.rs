@@ -10,6 +10,7 @@ mod assets;
 mod csrf;
 mod events;
 mod headers;
+pub mod join;
 mod layout;
 mod overview;
 mod pages;
@@ -46,5 +47,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/admin") }))
         .route(&format!("{}{{file}}", assets::PREFIX), get(assets::serve))
         .merge(pages)
+        .merge(join::routes())
         .layer(from_fn(headers::secure_pages))
 }

@@ -4,6 +4,7 @@
 //! bot carries out what the answers say.
 
 mod guilds;
+mod joined;
 mod kicks;
 mod verify;
 
