@@ -145,6 +145,8 @@ impl Settings {
         let discord = DiscordSettings::from_vars(&var)?;
         let web = web::from_lookup(&var)?;
         let join = join::from_lookup(&var, web.public_url.as_ref(), discord.as_ref())?;
+        let mut email = email;
+        email.join_link_base = join.as_ref().map(|j| j.link_base.clone());
 
         Ok(Self {
             bind_addr,
