@@ -5,5 +5,6 @@ mod browser;
 mod csrf;
 mod events;
 mod http;
+mod join;
 mod sessions;
 mod sign_in;
