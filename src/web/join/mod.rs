@@ -5,6 +5,7 @@
 
 mod discord;
 mod pages;
+mod views;
 
 use axum::Router;
 use axum::extract::Request;
@@ -67,5 +68,18 @@ pub fn loggable_path(path: &str) -> &str {
         "/join/…"
     } else {
         path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn join_addresses_are_logged_without_their_token() {
+        assert_eq!(loggable_path("/join/ABCD2345"), "/join/…");
+        assert_eq!(loggable_path("/join/ABCD2345/discord"), "/join/…");
+        assert_eq!(loggable_path("/join/callback"), "/join/…");
+        assert_eq!(loggable_path("/admin/events"), "/admin/events");
     }
 }

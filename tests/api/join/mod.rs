@@ -3,9 +3,11 @@
 
 mod refusals;
 
+use doorman::domain::MemberState;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
+use twilight_model::id::Id;
 
 use crate::discord::World;
 use crate::fake_discord::FakeDiscord;
@@ -18,6 +20,7 @@ pub const BO: u64 = 600_000_000_000_000_002;
 /// doorman with one-click join, pointed at the fake Discord.
 pub async fn world(backend: Backend) -> World {
     let discord = FakeDiscord::start().await;
+    discord.add_role("Class of 2026", 1);
     let oauth_url = discord.oauth_url();
     let client_id = FakeDiscord::CLIENT_ID.to_string();
     let vars = [
@@ -25,6 +28,10 @@ pub async fn world(backend: Backend) -> World {
         ("DISCORD_CLIENT_SECRET", FakeDiscord::CLIENT_SECRET),
         ("DISCORD_OAUTH_URL", oauth_url.as_str()),
         ("PUBLIC_URL", "http://doorman.test"),
+        (
+            "ROLE_RULES",
+            "year=2026:Class of 2026;year=1999:Class of 1999",
+        ),
     ];
     World::start_on(discord, backend, &vars).await
 }
@@ -130,6 +137,11 @@ on_both_databases! {
 
         let roles = world.discord.member_roles(ANA).expect("Ana is in the server");
         assert!(roles.contains(&world.member_role));
+        let cohort = world.discord.role_id("Class of 2026").unwrap();
+        assert!(roles.contains(&cohort), "the roster's role too: {roles:?}");
+        // The nickname is left alone.
+        let added = world.discord.request_log().into_iter().find(|r| r.route == "PUT /guilds/{guild_id}/members/{user_id}").unwrap();
+        assert!(added.body.as_ref().unwrap().get("nick").is_none());
         let stored = invitee(app, id).await;
         assert_eq!(stored["is_verified"], true);
         assert_eq!(stored["discord_user_id"], ANA.to_string());
@@ -150,7 +162,12 @@ on_both_databases! {
         let world = world(backend).await;
         let app = &world.app;
         let (id, token) = app.invite("ana@example.org").await;
-        world.discord.add_existing_member(ANA, "ana", chrono::Utc::now(), &[world.unverified_role]);
+        // Joined through a plain invite: asked to verify, with a deadline.
+        world.discord.member_join(ANA, "ana").await;
+        world.wait_for_role(ANA, world.unverified_role).await;
+        let (guild, user) = (Id::new(world.discord.guild_id()), Id::new(ANA));
+        let pending = app.doorman.discord_member(guild, user).await.unwrap().unwrap();
+        assert_eq!(pending.membership.state, MemberState::Pending);
         world.discord.consent_as(ANA, "ana");
 
         let done = Browser::new().join(app, &token).await;
@@ -161,6 +178,9 @@ on_both_databases! {
         assert_eq!(invitee(app, id).await["is_verified"], true);
         let events = app.events("kind=discord_member_roles_set").await;
         assert_eq!(events.len(), 1);
+        // Their deadline no longer applies.
+        let member = app.doorman.discord_member(guild, user).await.unwrap().unwrap();
+        assert_eq!(member.membership.state, MemberState::Verified);
     }
 
     async fn without_the_settings_the_join_pages_do_not_exist(backend: Backend) {
