@@ -37,6 +37,8 @@ pub struct OauthState {
     tokens: HashMap<String, (u64, String)>,
     /// Every `state` the authorization page was given, in order.
     pub states_seen: Vec<String>,
+    /// The token exchange answers 500 (Discord having a bad moment).
+    pub token_outage: bool,
 }
 
 fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
@@ -93,6 +95,9 @@ pub async fn authorize(AxState(shared): St, Query(q): Query<HashMap<String, Stri
 
 /// `POST /api/v10/oauth2/token`, `application/x-www-form-urlencoded`.
 pub async fn token(AxState(shared): St, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if shared.lock().oauth.token_outage {
+        return error(500, 0, "500: Internal Server Error");
+    }
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let basic = headers
         .get(header::AUTHORIZATION)
@@ -232,6 +237,11 @@ impl FakeDiscord {
     /// From now on the authorization page is cancelled.
     pub fn deny_consent(&self) {
         self.lock().oauth.consent = Consent::Deny;
+    }
+
+    /// The token exchange fails with 500 until `on` is false again.
+    pub fn set_token_outage(&self, on: bool) {
+        self.lock().oauth.token_outage = on;
     }
 
     /// The states the authorization page was given.

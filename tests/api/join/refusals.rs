@@ -196,3 +196,66 @@ on_both_databases! {
         assert_eq!(app.events("kind=verification_succeeded").await.len(), 1);
     }
 }
+
+on_both_databases! {
+    async fn guessing_links_is_throttled_like_guessing_tokens(backend: Backend) {
+        let world = world(backend).await;
+        let app = &world.app;
+        let (_, token) = app.invite("ana@example.org").await;
+        let browser = Browser::new();
+        for _ in 0..5 {
+            let page = browser.get(&app.url("/join/WRONGTOKEN")).await;
+            assert_eq!(page.status(), StatusCode::NOT_FOUND);
+        }
+        let page = browser.get(&app.url("/join/WRONGTOKEN")).await;
+        assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(page.headers().contains_key("retry-after"));
+        assert!(page.text().await.unwrap().contains("Try again in"));
+        // From this address even a good link waits, until the window has passed.
+        let page = browser.get(&app.url(&format!("/join/{token}"))).await;
+        assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+        app.advance(chrono::Duration::minutes(16));
+        let page = browser.get(&app.url(&format!("/join/{token}"))).await;
+        assert_eq!(page.status(), StatusCode::OK);
+    }
+
+    async fn a_code_discord_will_not_exchange_gets_a_page_and_changes_nothing(backend: Backend) {
+        let world = world(backend).await;
+        let app = &world.app;
+        let (id, token) = app.invite("ana@example.org").await;
+        world.discord.consent_as(ANA, "ana");
+        let mut browser = Browser::new();
+        let callback = browser.trip(app, &token).await;
+        // A code that is not the one Discord gave: invalid_grant.
+        let url = url::Url::parse(&callback).unwrap();
+        let state = url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+        let forged = app.url(&format!("/join/callback?code=not-a-code&state={state}"));
+        let page = browser.get(&forged).await;
+        assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Discord refused the sign-in code"), "{html}");
+        assert!(html.contains("Your invitation still works"));
+        assert_eq!(invitee(app, id).await["is_verified"], false);
+        let refused = app.events("kind=join_refused").await;
+        assert_eq!(refused[0]["detail"]["reason"], "discord_failed");
+        // Trying again works.
+        assert_eq!(browser.join(app, &token).await.status(), StatusCode::OK);
+    }
+}
+
+on_both_databases! {
+    async fn when_discord_itself_fails_the_page_says_so_with_502(backend: Backend) {
+        let world = world(backend).await;
+        let app = &world.app;
+        let (id, token) = app.invite("ana@example.org").await;
+        world.discord.consent_as(ANA, "ana");
+        world.discord.set_token_outage(true);
+        let mut browser = Browser::new();
+        let page = browser.join(app, &token).await;
+        assert_eq!(page.status(), StatusCode::BAD_GATEWAY);
+        assert!(page.text().await.unwrap().contains("Discord did not answer"));
+        assert_eq!(invitee(app, id).await["is_verified"], false);
+        world.discord.set_token_outage(false);
+        assert_eq!(browser.join(app, &token).await.status(), StatusCode::OK);
+    }
+}
