@@ -98,8 +98,8 @@ pub(super) fn unusable(invitation: &JoinInvitation) -> Response {
             StatusCode::OK,
             "Already joined",
             vec![
-                format!("The invitation for {name} has been used already: its Discord account is in the server."),
-                "If that was not you, tell the organiser.".into(),
+                format!("The invitation for {name} has been used already: they are verified."),
+                "If you are not in the server, or it was not you who used it, tell the organiser.".into(),
             ],
             None,
         ),
