@@ -7,6 +7,7 @@ mod database;
 mod discord;
 mod email;
 mod http;
+mod join;
 mod observe;
 mod secret;
 mod web;
@@ -18,6 +19,7 @@ use std::time::Duration;
 pub use discord::{DiscordSettings, RoleRule, RuleField};
 pub use email::{EmailRoute, EmailSettings, SendGridSettings, Sender, SmtpSettings};
 pub use http::{ApiKeyThrottle, HttpSettings, TrustedProxies};
+pub use join::JoinSettings;
 pub use observe::{LogFormat, ObserveSettings};
 pub use secret::{Secret, SecretSource};
 pub use web::WebSettings;
@@ -53,6 +55,8 @@ pub struct Settings {
     pub web: WebSettings,
     /// `/metrics` access and the shutdown's grace (`METRICS_TOKEN`, `SHUTDOWN_GRACE_SECONDS`).
     pub observe: ObserveSettings,
+    /// One-click join through Discord's OAuth2, when `DISCORD_CLIENT_ID` is set.
+    pub join: Option<JoinSettings>,
 }
 
 /// How guessing is slowed down, within `window`: `max_failures` per email and source (a
@@ -142,6 +146,11 @@ impl Settings {
         let email = email::from_lookup(&var)?;
         let sqlite_busy_timeout_ms: u64 =
             ranged(&var, "SQLITE_BUSY_TIMEOUT_MS", 10_000, 1, 600_000)?;
+        let discord = DiscordSettings::from_vars(&var)?;
+        let web = web::from_lookup(&var)?;
+        let join = join::from_lookup(&var, web.public_url.as_ref(), discord.as_ref())?;
+        let mut email = email;
+        email.join_link_base = join.as_ref().map(|j| j.link_base.clone());
 
         Ok(Self {
             bind_addr,
@@ -160,13 +169,14 @@ impl Settings {
             },
             max_upload_bytes: max_upload_mb * 1024 * 1024,
             email,
-            discord: DiscordSettings::from_vars(&var)?,
+            discord,
             trusted_proxies: TrustedProxies::parse(var("TRUSTED_PROXIES").as_deref())?,
             api_key_throttle: http::api_key_throttle(&var)?,
             http: http::from_lookup(&var)?,
             sqlite_busy_timeout: Duration::from_millis(sqlite_busy_timeout_ms),
-            web: web::from_lookup(&var)?,
+            web,
             observe: observe::from_lookup(&var)?,
+            join,
         })
     }
 

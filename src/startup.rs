@@ -61,6 +61,7 @@ impl Application {
             web: settings.web.clone(),
             discord: settings.discord.clone(),
             metrics_token: settings.observe.metrics_token.clone(),
+            join: crate::web::join::JoinContext::new(settings),
         };
         if let Some(bot) = &state.bot {
             doorman.metrics().watch_gateway(bot.clone());

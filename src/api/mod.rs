@@ -51,6 +51,8 @@ pub struct AppState {
     pub discord: Option<crate::config::DiscordSettings>,
     /// The token `/metrics` asks for (`METRICS_TOKEN`); open when unset.
     pub metrics_token: Option<crate::config::Secret<String>>,
+    /// One-click join through Discord, when it is configured.
+    pub join: Option<crate::web::join::JoinContext>,
 }
 
 /// The whole HTTP surface, with its OpenAPI document built from the same route list.

@@ -37,6 +37,18 @@ pub struct RoleRule {
     pub role: String,
 }
 
+impl RoleRule {
+    /// Whether this rule gives its role to an invitee with these roster fields.
+    pub fn applies(&self, college: &str, branch: &str, year: &str) -> bool {
+        let value = match self.field {
+            RuleField::College => college,
+            RuleField::Branch => branch,
+            RuleField::Year => year,
+        };
+        value.eq_ignore_ascii_case(&self.value)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleField {
     College,

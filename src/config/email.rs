@@ -63,6 +63,9 @@ pub struct EmailSettings {
     pub subject: String,
     pub community: String,
     pub discord_invite_url: Option<String>,
+    /// `PUBLIC_URL/join/` when one-click join is configured: each email then carries
+    /// the invitee's personal link.
+    pub join_link_base: Option<String>,
     /// Replacement templates (`invitation.html`, `invitation.txt`), each optional.
     pub template_dir: Option<PathBuf>,
     /// Requests to the provider in flight at once.
@@ -185,6 +188,7 @@ pub(super) fn from_lookup(
         subject,
         community,
         discord_invite_url,
+        join_link_base: None,
         template_dir,
         concurrency,
         batch_size,

@@ -52,10 +52,19 @@ pub enum EventKind {
     InviteesExported,
     /// A failed email put back on the queue by hand.
     EmailRetried,
+    /// One-click join: an invitee set off to Discord, was refused (with the reason), had
+    /// their Discord account linked, was added to the server or had their roles set, or
+    /// had a verification taken back because Discord refused to add them.
+    JoinStarted,
+    JoinRefused,
+    DiscordAccountLinked,
+    DiscordMemberAdded,
+    DiscordMemberRolesSet,
+    JoinUndone,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 37] = [
+    pub const ALL: [EventKind; 43] = [
         Self::InviteesImported,
         Self::TokenIssued,
         Self::VerificationSucceeded,
@@ -93,6 +102,12 @@ impl EventKind {
         Self::DiscordAccountUnlinked,
         Self::InviteesExported,
         Self::EmailRetried,
+        Self::JoinStarted,
+        Self::JoinRefused,
+        Self::DiscordAccountLinked,
+        Self::DiscordMemberAdded,
+        Self::DiscordMemberRolesSet,
+        Self::JoinUndone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -134,6 +149,12 @@ impl EventKind {
             Self::DiscordAccountUnlinked => "discord_account_unlinked",
             Self::InviteesExported => "invitees_exported",
             Self::EmailRetried => "email_retried",
+            Self::JoinStarted => "join_started",
+            Self::JoinRefused => "join_refused",
+            Self::DiscordAccountLinked => "discord_account_linked",
+            Self::DiscordMemberAdded => "discord_member_added",
+            Self::DiscordMemberRolesSet => "discord_member_roles_set",
+            Self::JoinUndone => "join_undone",
         }
     }
 
@@ -191,15 +212,18 @@ impl fmt::Display for Actor {
 pub enum Channel {
     Api,
     Discord,
+    /// One-click join: the invitation link and Discord's OAuth2.
+    Oauth,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 2] = [Self::Api, Self::Discord];
+    pub const ALL: [Channel; 3] = [Self::Api, Self::Discord, Self::Oauth];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Api => "api",
             Self::Discord => "discord",
+            Self::Oauth => "oauth",
         }
     }
 

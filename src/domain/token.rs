@@ -90,6 +90,12 @@ impl TokenKeys {
         self.hash_normalised(token.expose())
     }
 
+    /// The keyed hash of what a person presented (as typed, or from a link), to find
+    /// the invitation that holds it.
+    pub fn hash_input(&self, input: &str) -> String {
+        self.hash_normalised(&normalise_input(input))
+    }
+
     fn hash_normalised(&self, normalised: &str) -> String {
         hex(&hmac(&self.hash_key, normalised.as_bytes()))
     }

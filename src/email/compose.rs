@@ -16,6 +16,8 @@ pub struct Values {
     pub expires_in_days: String,
     pub community: String,
     pub invite_url: Option<String>,
+    /// The invitee's personal one-click join link, when one-click join is configured.
+    pub join_url: Option<String>,
     pub reminder: bool,
 }
 
@@ -29,6 +31,7 @@ impl Values {
             "expires_in_days" => self.expires_in_days.clone(),
             "community" => self.community.clone(),
             "invite_url" => self.invite_url.clone()?,
+            "join_url" => self.join_url.clone()?,
             "reminder" => return self.reminder.then(|| "yes".to_owned()),
             _ => return None,
         };
@@ -62,6 +65,7 @@ pub struct Composer {
     subject: String,
     community: String,
     invite_url: Option<String>,
+    join_link_base: Option<String>,
 }
 
 impl Composer {
@@ -71,6 +75,7 @@ impl Composer {
             subject: settings.subject.clone(),
             community: settings.community.clone(),
             invite_url: settings.discord_invite_url.clone(),
+            join_link_base: settings.join_link_base.clone(),
         }
     }
 
@@ -88,6 +93,12 @@ impl Composer {
             expires_in_days: days_left(recipient.expires_at, now),
             community: self.community.clone(),
             invite_url: self.invite_url.clone(),
+            join_url: self.join_link_base.as_ref().map(|base| {
+                format!(
+                    "{base}{}",
+                    crate::domain::token::normalise_input(recipient.token)
+                )
+            }),
             reminder: recipient.reminder,
         }
     }

@@ -15,7 +15,7 @@ const HTML_FILE: &str = "invitation.html";
 const TEXT_FILE: &str = "invitation.txt";
 
 /// The values a template may use.
-pub const KEYS: [&str; 8] = [
+pub const KEYS: [&str; 9] = [
     "name",
     "email",
     "token",
@@ -23,6 +23,7 @@ pub const KEYS: [&str; 8] = [
     "expires_in_days",
     "community",
     "invite_url",
+    "join_url",
     "reminder",
 ];
 
@@ -200,6 +201,7 @@ mod tests {
             expires_in_days: "7".into(),
             community: "Rustaceans".into(),
             invite_url: Some("https://discord.gg/abc".into()),
+            join_url: Some("https://doorman.example.org/join/ABCDEFGH".into()),
             reminder: false,
         }
     }

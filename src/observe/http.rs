@@ -31,7 +31,8 @@ pub async fn count(State(metrics): State<Metrics>, request: Request, next: Next)
         .extensions()
         .get::<MatchedPath>()
         .map_or(UNMATCHED, MatchedPath::as_str);
-    tracing::Span::current().record("route", route);
+    // A join link's route is logged as `/join/…`: nothing of an invitation in the log.
+    tracing::Span::current().record("route", crate::web::join::loggable_path(route));
     metrics.http_request(
         method.as_str(),
         route,

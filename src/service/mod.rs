@@ -11,6 +11,7 @@ mod import_jobs;
 mod import_preview;
 mod invitee_admin;
 mod invitees;
+mod join;
 mod leader;
 mod membership;
 mod observe;
@@ -38,6 +39,9 @@ pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
 pub use import_jobs::{ImportJob, JobState, StagedImport};
 pub use import_preview::{ImportPreview, PREVIEW_ROWS, PreviewRow, RowOutcome};
 pub use invitee_admin::{HandChange, InviteeCounts};
+pub use join::{
+    JoinClaim, JoinInvitation, JoinPlan, JoinRefusal, JoinSecret, STATE_LIFETIME, StartedJoin,
+};
 pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
 pub use membership::{
     DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, KnownGuild,

@@ -15,19 +15,21 @@ use crate::store::{Failed, Verified};
 pub use request::{AttemptSource, VerifyOutcome, VerifyRequest};
 
 /// A failed attempt, with what is needed to record it.
-struct Attempt<'a> {
-    email: &'a str,
-    source: &'a str,
-    reason: Failure,
-    request: &'a VerifyRequest<'a>,
-    now: DateTime<Utc>,
+pub(super) struct Attempt<'a> {
+    pub email: &'a str,
+    pub source: &'a str,
+    pub reason: Failure,
+    pub request: &'a VerifyRequest<'a>,
+    pub now: DateTime<Utc>,
 }
 
 /// Why a failure counts against the throttle, for the event log.
 #[derive(Debug, Clone, Copy)]
-enum Failure {
+pub(super) enum Failure {
     UnknownEmail,
     WrongToken,
+    /// A join link that opens no invitation.
+    UnknownLink,
 }
 
 impl Doorman {
@@ -71,8 +73,25 @@ impl Doorman {
                 return Ok(VerifyOutcome::InvalidToken);
             }
         };
+        self.verify_holder(invitee, token_hash, &request, (&email, &source), now)
+            .await
+    }
+
+    /// The rest of a verification once the invitee has shown they hold the token whose
+    /// hash is `token_hash` (typed in, or through the join link): the rules, the write and
+    /// its event, the same for every channel. `(email, source)` key the throttle.
+    pub(super) async fn verify_holder(
+        &self,
+        invitee: Invitee,
+        token_hash: String,
+        request: &VerifyRequest<'_>,
+        (email, source): (&str, &str),
+        now: DateTime<Utc>,
+    ) -> Result<VerifyOutcome, ServiceError> {
+        let email = email.to_owned();
+        let source = source.to_owned();
         if invitee.is_verified {
-            self.note_conflicting_account(&invitee, &request).await?;
+            self.note_conflicting_account(&invitee, request).await?;
             return Ok(VerifyOutcome::AlreadyVerified);
         }
         if token_expired(&invitee, now) {
@@ -81,7 +100,7 @@ impl Doorman {
         let discord_id = request.discord_user_id.map(DiscordUserId::as_str);
         if let Some(discord_id) = discord_id
             && self
-                .linked_elsewhere(discord_id, invitee.id, &request)
+                .linked_elsewhere(discord_id, invitee.id, request)
                 .await?
         {
             return Ok(VerifyOutcome::DiscordAccountInUse);
@@ -129,7 +148,7 @@ impl Doorman {
 
     /// The invitee with this email, unless the email or source has used up an allowance,
     /// which refuses the attempt.
-    async fn lookup_within_limits(
+    pub(super) async fn lookup_within_limits(
         &self,
         email: &str,
         source: &str,
@@ -159,7 +178,7 @@ impl Doorman {
 
     /// Counts a failed attempt; the one that uses up the email's allowance is also logged
     /// as a throttling, so admins see guessing without one event per refused attempt.
-    async fn record_failure(
+    pub(super) async fn record_failure(
         &self,
         attempt: Attempt<'_>,
         invitee_id: Option<i64>,
@@ -174,6 +193,7 @@ impl Doorman {
         let reason = match reason {
             Failure::UnknownEmail => "unknown_email",
             Failure::WrongToken => "wrong_token",
+            Failure::UnknownLink => "unknown_link",
         };
         let event = |kind| {
             let mut event = NewEvent::new(kind, request.actor.clone())

@@ -46,6 +46,11 @@ const MIGRATIONS: &[Migration] = &[
         "admin_ui_discord",
         include_str!("../../migrations/0007_admin_ui_discord.sql"),
     ),
+    migration(
+        8,
+        "join_states",
+        include_str!("../../migrations/0008_join_states.sql"),
+    ),
 ];
 
 /// Any number fits, as long as it is always the same: replicas starting together all take

@@ -13,6 +13,7 @@ mod emails;
 mod events;
 mod failures;
 mod invitees;
+mod join_states;
 mod leader;
 mod migrations;
 mod observe;
@@ -36,6 +37,7 @@ pub use emails::{
 };
 pub use invitees::{AdminChange, InviteePage, ListedInvitee};
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
+pub use join_states::{NewJoinState, TakenJoinState};
 pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
 pub use observe::{PoolGauges, QueueGauges};
 pub use sessions::{NewAdminSession, StoredAdminSession};

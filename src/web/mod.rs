@@ -18,6 +18,7 @@ mod headers;
 mod import;
 mod import_views;
 mod invitees;
+pub mod join;
 mod layout;
 mod overview;
 mod overview_parts;
@@ -97,5 +98,6 @@ pub fn routes(state: &AppState, limits: Limits) -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/admin") }))
         .route(&format!("{}{{file}}", assets::PREFIX), get(assets::serve))
         .merge(pages)
+        .merge(join::routes())
         .layer(from_fn(headers::secure_pages))
 }

@@ -14,6 +14,7 @@ mod docs;
 mod email;
 mod events;
 mod health;
+mod join;
 mod limits;
 mod observe;
 mod replicas;

@@ -4,7 +4,6 @@ use anyhow::Context;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{GuildMarker, RoleMarker, UserMarker};
 
-use crate::config::RuleField;
 use crate::discord::{Bot, MISSING_PERMISSIONS, discord_error_code};
 use crate::domain::invitee::Invitee;
 
@@ -32,12 +31,7 @@ impl Bot {
         }
         if let Some(invitee) = invitee {
             for rule in &self.settings.role_rules {
-                let value = match rule.field {
-                    RuleField::College => &invitee.college,
-                    RuleField::Branch => &invitee.branch,
-                    RuleField::Year => &invitee.year,
-                };
-                if !value.eq_ignore_ascii_case(&rule.value) {
+                if !rule.applies(&invitee.college, &invitee.branch, &invitee.year) {
                     continue;
                 }
                 match info.role(&rule.role) {

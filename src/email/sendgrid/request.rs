@@ -10,7 +10,7 @@ use crate::email::templates::escape_html;
 
 /// Per-recipient values travel as substitutions; the HTML and the plain text get their
 /// own tags where escaping makes them differ.
-const TAGS: [(&str, &str); 7] = [
+const TAGS: [(&str, &str); 8] = [
     ("%doorman_name_html%", "name"),
     ("%doorman_name_text%", "name"),
     ("%doorman_email_html%", "email"),
@@ -18,6 +18,7 @@ const TAGS: [(&str, &str); 7] = [
     ("%doorman_token%", "token"),
     ("%doorman_expires_at%", "expires_at"),
     ("%doorman_expires_in_days%", "expires_in_days"),
+    ("%doorman_join_url%", "join_url"),
 ];
 
 impl SendGrid {
@@ -43,6 +44,7 @@ impl SendGrid {
                     token: tag("token", html),
                     expires_at: tag("expires_at", html),
                     expires_in_days: tag("expires_in_days", html),
+                    join_url: first.join_url.as_ref().map(|_| tag("join_url", html)),
                     ..first.clone()
                 };
                 body["content"] = json!([
@@ -83,6 +85,7 @@ impl SendGrid {
                     "expires_in_days": v.expires_in_days,
                     "expires_at": v.expires_at,
                     "invite_url": v.invite_url,
+                    "join_url": v.join_url,
                     "community": v.community,
                     "reminder": v.reminder,
                     "subject": subject,

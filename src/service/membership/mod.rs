@@ -5,6 +5,7 @@
 
 mod by_admin;
 mod guilds;
+mod joined;
 mod kicks;
 mod verify;
 

@@ -28,7 +28,7 @@ pub enum AttemptSource<'a> {
 }
 
 impl AttemptSource<'_> {
-    pub(super) fn key(&self) -> String {
+    pub(in crate::service) fn key(&self) -> String {
         match self {
             Self::Discord(id) => format!("discord:{}", id.as_str()),
             Self::Client(addr) => format!("ip:{}", addr.to_canonical()),

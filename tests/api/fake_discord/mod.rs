@@ -83,6 +83,7 @@
 
 mod gateway;
 mod interactions;
+mod oauth;
 mod rest;
 mod state;
 mod validate;
@@ -157,6 +158,7 @@ impl FakeDiscord {
         });
         let ws = axum::routing::get(gateway::upgrade);
         let app = rest::router(shared.clone())
+            .route("/oauth2/authorize", axum::routing::get(oauth::authorize))
             .route("/gateway", ws.clone())
             .route("/gateway/", ws.clone())
             .route("/resume", ws.clone())

@@ -35,6 +35,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/gateway", get(get_gateway))
         .route("/gateway/bot", get(get_gateway_bot))
         .route("/users/@me", get(current_user))
+        .route("/oauth2/token", post(super::oauth::token))
         .route("/users/@me/channels", post(create_dm))
         .route("/users/@me/guilds", get(current_user_guilds))
         .route(
@@ -77,7 +78,10 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/guilds/{guild_id}/members", get(list_members))
         .route(
             "/guilds/{guild_id}/members/{user_id}",
-            get(get_member).patch(modify_member).delete(kick_member),
+            get(get_member)
+                .patch(modify_member)
+                .delete(kick_member)
+                .put(super::oauth::add_member),
         )
         .route(
             "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
@@ -325,7 +329,14 @@ async fn rest_layer(
     // Interaction callbacks and interaction webhooks are authorised by their token.
     let needs_auth = !(route_tmpl.starts_with("/interactions/")
         || route_tmpl.starts_with("/webhooks/")
-        || route_tmpl == "/gateway");
+        || route_tmpl == "/gateway"
+        || route_tmpl == "/oauth2/token"
+        || (route_tmpl == "/users/@me"
+            && req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("Bearer "))));
     let (parts, body) = req.into_parts();
     let bytes = to_bytes(body, 64 * 1024 * 1024).await.unwrap_or_default();
     let body_json = serde_json::from_slice::<Value>(&bytes).ok();
@@ -459,7 +470,10 @@ async fn get_gateway_bot(AxState(shared): St) -> Response {
     )
 }
 
-async fn current_user(AxState(shared): St) -> Response {
+async fn current_user(AxState(shared): St, headers: HeaderMap) -> Response {
+    if let Some(answer) = super::oauth::bearer_user(&shared, &headers) {
+        return answer;
+    }
     json_answer(StatusCode::OK, shared.lock().current_user_json())
 }
 

@@ -190,6 +190,7 @@ pub struct ConnectionRecord {
 }
 
 pub struct State {
+    pub oauth: super::oauth::OauthState,
     pub last_id: u64,
     pub application_id: u64,
     pub bot_user_id: u64,
@@ -253,6 +254,7 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
 impl State {
     pub fn new() -> Self {
         let mut s = State {
+            oauth: Default::default(),
             last_id: 0,
             application_id: 0,
             bot_user_id: 0,

@@ -11,6 +11,7 @@ mod import;
 mod import_emails;
 mod invitees;
 mod invitees_journey;
+mod join;
 mod overview;
 mod sessions;
 mod sign_in;
