@@ -14,6 +14,9 @@ use crate::domain::{Clock, SystemClock};
 use crate::service::Doorman;
 use crate::store::Store;
 
+/// How long a shutdown waits for the gateway's close to go out.
+const GATEWAY_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
@@ -22,6 +25,11 @@ pub struct Application {
     /// The bot and other background work; stopped when the server stops. Their work is
     /// in the database, so stopping them mid-task loses nothing.
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// The bot's gateway, told to close its session at shutdown, and the way to tell it.
+    gateway: Option<(
+        tokio::task::JoinHandle<()>,
+        tokio::sync::watch::Sender<bool>,
+    )>,
     /// How long a shutdown waits for requests in flight (SHUTDOWN_GRACE_SECONDS).
     grace: std::time::Duration,
 }
@@ -41,17 +49,22 @@ impl Application {
         let doorman = connect_with_clock(settings, clock).await?;
         let bot_status = BotStatus::default();
         let mut background = Vec::new();
+        let mut gateway = None;
         if let Some(discord) = &settings.discord {
             // Only the leader among replicas holds the gateway.
             let (leadership, election) =
                 crate::workers::leader::spawn(&doorman, discord.leader_takeover);
             background.extend(election);
-            background.extend(crate::discord::spawn(
+            let (stop_gateway, stopping) = tokio::sync::watch::channel(false);
+            let bot = crate::discord::spawn(
                 discord,
                 doorman.clone(),
                 bot_status.clone(),
                 leadership,
-            ));
+                stopping,
+            );
+            background.push(bot.sweeper);
+            gateway = Some((bot.gateway, stop_gateway));
         }
         let state = AppState {
             doorman: doorman.clone(),
@@ -75,6 +88,7 @@ impl Application {
             http: settings.http,
             doorman,
             background,
+            gateway,
             grace: settings.observe.shutdown_grace,
         })
     }
@@ -144,6 +158,17 @@ impl Application {
             // Whatever was claimed and not recorded is sent again once its lease expires.
             workers.abort();
             tracing::warn!("email workers did not stop in time; unfinished sends will be retried");
+        }
+        if let Some((mut gateway, stop_gateway)) = self.gateway {
+            // Closed with 1000, Discord ends the session at once instead of keeping it
+            // for a resume that will never come.
+            let _ = stop_gateway.send(true);
+            if tokio::time::timeout(GATEWAY_CLOSE_WAIT, &mut gateway)
+                .await
+                .is_err()
+            {
+                gateway.abort();
+            }
         }
         for task in &self.background {
             task.abort();

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use twilight_gateway::{Event, EventTypeFlags, Intents, Shard, ShardId, StreamExt};
 use twilight_model::id::Id;
@@ -82,14 +83,24 @@ impl std::ops::Deref for Bot {
 /// late after its deadline a kick can happen.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
-/// Starts the gateway connection (held only while this replica leads) and the deadline
-/// sweeper (which works only while the gateway is connected); returns their tasks.
+/// The bot's running parts.
+pub struct BotTasks {
+    /// Ends by itself, its session closed, once told to stop.
+    pub gateway: JoinHandle<()>,
+    /// Its claims are leased in the database, so stopping it at any point loses nothing.
+    pub sweeper: JoinHandle<()>,
+}
+
+/// Starts the gateway connection (held only while this replica leads, and closed when
+/// `stopping` turns true) and the deadline sweeper (which works only while the gateway is
+/// connected).
 pub fn spawn(
     settings: &DiscordSettings,
     doorman: Doorman,
     status: BotStatus,
     leadership: Leadership,
-) -> Vec<JoinHandle<()>> {
+    stopping: watch::Receiver<bool>,
+) -> BotTasks {
     // twilight's TLS needs a process-wide crypto provider; a second install is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut http = twilight_http::Client::builder()
@@ -108,26 +119,36 @@ pub fn spawn(
         guilds: guilds::GuildCache::default(),
         status,
     }));
-    vec![
-        tokio::spawn(bot.clone().run_gateway(leadership)),
-        tokio::spawn(sweeper::run(bot, SWEEP_EVERY)),
-    ]
+    BotTasks {
+        gateway: tokio::spawn(bot.clone().run_gateway(leadership, stopping)),
+        sweeper: tokio::spawn(sweeper::run(bot, SWEEP_EVERY)),
+    }
 }
 
 impl Bot {
     /// Holds a gateway session whenever this replica leads, and closes it the moment it
     /// stops leading, so that only one replica ever answers Discord.
-    async fn run_gateway(self, mut leadership: Leadership) {
-        while leadership.acquired().await {
-            if !self.run_session(&mut leadership).await {
-                // twilight gave up for good (a fatal close, such as a rejected token).
+    async fn run_gateway(self, mut leadership: Leadership, mut stopping: watch::Receiver<bool>) {
+        loop {
+            let leads = tokio::select! {
+                leads = leadership.acquired() => leads,
+                () = stopped(&mut stopping) => return,
+            };
+            if !leads || !self.run_session(&mut leadership, &mut stopping).await {
+                // Shutting down, or twilight gave up for good (a fatal close, such as a
+                // rejected token).
                 return;
             }
         }
     }
 
-    /// One gateway session; true if it ended because this replica stopped leading.
-    async fn run_session(&self, leadership: &mut Leadership) -> bool {
+    /// One gateway session; true if it ended because this replica stopped leading, false
+    /// when it ended for good (a shutdown, or a close twilight does not come back from).
+    async fn run_session(
+        &self,
+        leadership: &mut Leadership,
+        stopping: &mut watch::Receiver<bool>,
+    ) -> bool {
         let intents = Intents::GUILDS | Intents::GUILD_MEMBERS;
         let mut config =
             twilight_gateway::ConfigBuilder::new(self.settings.token.expose().clone(), intents);
@@ -144,6 +165,12 @@ impl Bot {
                     self.status.set(false);
                     close_session(&mut shard).await;
                     return true;
+                }
+                () = stopped(stopping) => {
+                    self.status.set(false);
+                    close_session(&mut shard).await;
+                    tracing::info!("Discord gateway session closed");
+                    return false;
                 }
             };
             match item {
@@ -236,6 +263,11 @@ impl Bot {
     fn serves(&self, guild_id: u64) -> bool {
         self.settings.guild_id.is_none_or(|only| only == guild_id)
     }
+}
+
+/// Resolves once a shutdown has begun (or whoever could announce one is gone).
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stop| *stop).await;
 }
 
 /// Ends a session for good (close code 1000, so Discord drops it rather than waiting for

@@ -12,6 +12,21 @@ const ANA: u64 = 700_000_000_000_000_002;
 const PROBE: u64 = 700_000_000_000_000_090;
 
 on_both_databases! {
+    async fn a_shutdown_ends_the_gateway_session_for_good(backend: Backend) {
+        let mut world = World::start(backend, &[]).await;
+        world.app.stop().await;
+        // Closed with 1000, not dropped: Discord forgets the session at once rather than
+        // holding it for a resume.
+        world
+            .discord
+            .wait_until("the session to be closed with 1000", PATIENCE, |d| {
+                let session = d.gateway_connections().into_iter().next()?;
+                (session.3 == Some(1000) && d.connected_sessions() == 0).then_some(())
+            })
+            .await;
+        assert_eq!(world.discord.identifies(), 1);
+    }
+
     async fn a_member_pending_across_a_restart_is_kicked_once_after_it(backend: Backend) {
         let mut world = World::start(backend, &[]).await;
         world.add_old_member(ADMIN);
