@@ -18,7 +18,8 @@ pub struct Health {
     pub database: &'static str,
     /// `sqlite` or `postgres`.
     pub database_backend: &'static str,
-    /// `disabled` (no DISCORD_TOKEN), `connected` or `disconnected`.
+    /// `disabled` (no DISCORD_TOKEN), `connected`, `standby` (another replica holds the
+    /// gateway) or `disconnected`.
     pub discord_bot: &'static str,
     /// Where invitation emails go: `sendgrid`, `smtp` or `outbox`.
     pub email: &'static str,
@@ -45,6 +46,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         discord_bot: match &state.bot {
             None => "disabled",
             Some(bot) if bot.is_connected() => "connected",
+            Some(bot) if bot.is_standby() => "standby",
             Some(_) => "disconnected",
         },
         email: state.doorman.email_settings().route.name(),

@@ -34,12 +34,23 @@ pub struct BotStatus(Arc<GatewayState>);
 #[derive(Debug, Default)]
 struct GatewayState {
     connected: AtomicBool,
+    /// Another replica leads and holds the gateway; this one waits to take over.
+    standby: AtomicBool,
     sessions: AtomicU64,
 }
 
 impl BotStatus {
     pub fn is_connected(&self) -> bool {
         self.0.connected.load(Ordering::Relaxed)
+    }
+
+    /// Another replica holds the gateway; this one takes it over if that one goes.
+    pub fn is_standby(&self) -> bool {
+        !self.is_connected() && self.0.standby.load(Ordering::Relaxed)
+    }
+
+    fn set_standby(&self, standby: bool) {
+        self.0.standby.store(standby, Ordering::Relaxed);
     }
 
     /// Sessions opened (or resumed) after the first.
@@ -130,10 +141,12 @@ impl Bot {
     /// stops leading, so that only one replica ever answers Discord.
     async fn run_gateway(self, mut leadership: Leadership, mut stopping: watch::Receiver<bool>) {
         loop {
+            self.status.set_standby(!leadership.is_leader());
             let leads = tokio::select! {
                 leads = leadership.acquired() => leads,
                 () = stopped(&mut stopping) => return,
             };
+            self.status.set_standby(false);
             if !leads || !self.run_session(&mut leadership, &mut stopping).await {
                 // Shutting down, or twilight gave up for good (a fatal close, such as a
                 // rejected token).

@@ -75,6 +75,11 @@ pub async fn page(signed_in: SignedIn, State(state): State<AppState>) -> Respons
             class: "good",
             hint: "The bot is online and watching for new members.",
         },
+        Some(bot) if bot.is_standby() => Status {
+            word: "Standby",
+            class: "good",
+            hint: "Another doorman replica holds the Discord connection; this one takes over if it stops.",
+        },
         Some(_) => Status {
             word: "Disconnected",
             class: "bad",

@@ -167,6 +167,19 @@ async fn three_replicas_share_the_work_and_survive_losing_the_gateway_holder() {
     assert_eq!(discord.identifies(), 1, "only the leader connects");
     assert_eq!(discord.connected_sessions(), 1);
     assert_eq!(leader_pid(&pg, &pids).await, Some(first_leader));
+    // Each replica says which part it plays: the holder is connected, the others wait.
+    let mut bots = Vec::new();
+    for replica in &replicas {
+        let health = replica.get_json("/health").await;
+        bots.push(
+            health["discord_bot"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    bots.sort();
+    assert_eq!(bots, ["connected", "standby", "standby"]);
 
     // Emails queued through one replica are sent by all of them, each once.
     let ids = upload(&replicas[0], "p", 30).await;
