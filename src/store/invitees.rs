@@ -167,18 +167,37 @@ impl Store {
         filter: &InviteeFilter,
     ) -> futures::stream::BoxStream<'static, Result<Invitee>> {
         let (sql, params) = select(filter);
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Invitee>>>(4);
+        self.stream_rows::<InviteeRow, Invitee>(sql, params, "listing invitees")
+    }
+
+    /// Streams the rows `sql` selects as `T`, read in chunks on a task of their own; the
+    /// reading stops when the consumer goes away or a row fails (`op` names it).
+    fn stream_rows<R, T>(
+        &self,
+        sql: String,
+        params: Vec<Param>,
+        op: &'static str,
+    ) -> futures::stream::BoxStream<'static, Result<T>>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin
+            + 'static,
+        T: From<R> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<T>>>(4);
         let store = self.clone();
         tokio::spawn(async move {
             on_pool!(&store, pool => {
                 // Rows travel in chunks: one hand-off per row costs more than the row.
-                let mut rows = bind_params!(sqlx::query_as::<_, InviteeRow>(&sql), params)
+                let mut rows = bind_params!(sqlx::query_as::<_, R>(&sql), params)
                     .fetch(pool)
                     .chunks(STREAM_CHUNK);
                 while let Some(chunk) = rows.next().await {
-                    let chunk: Result<Vec<Invitee>> = chunk
+                    let chunk: Result<Vec<T>> = chunk
                         .into_iter()
-                        .map(|row| row.map(Invitee::from).op("listing invitees"))
+                        .map(|row| row.map(T::from).op(op))
                         .collect();
                     let failed = chunk.is_err();
                     // A closed channel means the client went away: stop reading.
@@ -190,7 +209,7 @@ impl Store {
         });
         ReceiverStream::new(rx)
             .flat_map(|chunk| {
-                let items: Vec<Result<Invitee>> = match chunk {
+                let items: Vec<Result<T>> = match chunk {
                     Ok(rows) => rows.into_iter().map(Ok).collect(),
                     Err(e) => vec![Err(e)],
                 };

@@ -5,12 +5,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
-use tokio_stream::wrappers::ReceiverStream;
 
+use super::InviteeRow;
 use super::filter::{LISTING_COLUMNS, bind_params};
 use super::selection_sql::{Statement, page_statement, status_column};
-use super::{InviteeRow, STREAM_CHUNK};
 use crate::domain::event::NewEvent;
 use crate::domain::invitee::Invitee;
 use crate::domain::invitee_status::{InviteePageRequest, InviteeSelection, InviteeStatus};
@@ -179,35 +177,7 @@ impl Store {
             status_column(&now),
             statement.where_clause()
         );
-        let params = statement.params;
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<ListedInvitee>>>(4);
-        let store = self.clone();
-        tokio::spawn(async move {
-            on_pool!(&store, pool => {
-                let mut rows = bind_params!(sqlx::query_as::<_, ListedRow>(&sql), params)
-                    .fetch(pool)
-                    .chunks(STREAM_CHUNK);
-                while let Some(chunk) = rows.next().await {
-                    let chunk: Result<Vec<ListedInvitee>> = chunk
-                        .into_iter()
-                        .map(|row| row.map(ListedInvitee::from).op("exporting invitees"))
-                        .collect();
-                    let failed = chunk.is_err();
-                    if tx.send(chunk).await.is_err() || failed {
-                        break;
-                    }
-                }
-            })
-        });
-        ReceiverStream::new(rx)
-            .flat_map(|chunk| {
-                let items: Vec<Result<ListedInvitee>> = match chunk {
-                    Ok(rows) => rows.into_iter().map(Ok).collect(),
-                    Err(e) => vec![Err(e)],
-                };
-                futures::stream::iter(items)
-            })
-            .boxed()
+        self.stream_rows::<ListedRow, ListedInvitee>(sql, statement.params, "exporting invitees")
     }
 
     /// Deletes every invitee the selection holds, recording `event` for each (with its
