@@ -214,7 +214,7 @@ pub async fn page(
         Ok(waiting) => waiting,
         Err(response) => return response,
     };
-    if headers.contains_key("hx-request") && !headers.contains_key("hx-boosted") {
+    if super::paging::wants_part(&headers) {
         return waiting.into_response();
     }
     let recent = match recent(&state).await {

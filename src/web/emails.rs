@@ -11,12 +11,12 @@ use serde::Deserialize;
 
 use super::events::Choice;
 use super::layout::{self, Layout, Section};
+use super::paging::{Pager, wants_part, window};
 use super::session::SignedIn;
 use crate::api::AppState;
 use crate::domain::{EmailState, MailRoute};
 use crate::service::{BatchCounts, EmailFilter, EmailRecord};
 
-const PAGE_SIZE: i64 = 50;
 const MAX_PAGE: i64 = 100_000;
 const ERROR_CHARS: usize = 160;
 
@@ -180,9 +180,7 @@ impl std::ops::Deref for EmailsPage {
 struct Results {
     emails: Vec<EmailRow>,
     empty: &'static str,
-    page: i64,
-    newer_href: Option<String>,
-    older_href: Option<String>,
+    pager: Pager,
     csrf_token: String,
 }
 
@@ -193,19 +191,19 @@ pub async fn page(
     Query(query): Query<EmailsQuery>,
 ) -> Response {
     let chosen = Chosen::from(&query);
+    let (limit, offset) = window(chosen.page);
     let filter = EmailFilter {
         status: chosen.status,
         batch_id: chosen.batch.clone(),
         invitee_id: chosen.invitee,
-        limit: PAGE_SIZE + 1,
-        offset: (chosen.page - 1) * PAGE_SIZE,
+        limit,
+        offset,
     };
     let mut emails = match state.doorman.list_emails(&filter).await {
         Ok(emails) => emails,
         Err(e) => return layout::internal(e),
     };
-    let has_older = emails.len() as i64 > PAGE_SIZE;
-    emails.truncate(PAGE_SIZE as usize);
+    let pager = Pager::cut(&mut emails, chosen.page, |page| chosen.href(page));
     let filtered = chosen.status.is_some() || chosen.batch.is_some() || chosen.invitee.is_some();
     let results = Results {
         emails: emails.into_iter().map(EmailRow::from).collect(),
@@ -214,12 +212,10 @@ pub async fn page(
         } else {
             "No email has been queued yet."
         },
-        page: chosen.page,
-        newer_href: (chosen.page > 1).then(|| chosen.href(chosen.page - 1)),
-        older_href: has_older.then(|| chosen.href(chosen.page + 1)),
+        pager,
         csrf_token: signed_in.session.csrf_token.clone(),
     };
-    if headers.contains_key("hx-request") && !headers.contains_key("hx-boosted") {
+    if wants_part(&headers) {
         return results.into_response();
     }
     let counts = match state.doorman.email_counts(chosen.batch.as_deref()).await {

@@ -8,12 +8,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::layout::{self, Layout, Section};
+use super::paging::{Pager, wants_part, window};
 use super::session::SignedIn;
 use crate::api::AppState;
 use crate::domain::event::EventKind;
 use crate::domain::event::{EventFilter, RecordedEvent};
 
-const PAGE_SIZE: i64 = 50;
 /// Far enough back for any log; bounds the offset a URL can ask for.
 const MAX_PAGE: i64 = 100_000;
 const DETAIL_CHARS: usize = 240;
@@ -191,9 +191,7 @@ impl std::ops::Deref for EventsPage {
 struct Results {
     events: Vec<EventRow>,
     empty: &'static str,
-    page: i64,
-    newer_href: Option<String>,
-    older_href: Option<String>,
+    pager: Pager,
 }
 
 pub async fn page(
@@ -203,20 +201,19 @@ pub async fn page(
     Query(query): Query<EventsQuery>,
 ) -> Response {
     let chosen = Chosen::from(&query);
+    let (limit, offset) = window(chosen.page);
     let filter = EventFilter {
         kind: chosen.kind,
         invitee_id: chosen.invitee,
         actor: chosen.actor.map(str::to_owned),
-        // One more than a page, to know whether an older page exists.
-        limit: PAGE_SIZE + 1,
-        offset: (chosen.page - 1) * PAGE_SIZE,
+        limit,
+        offset,
     };
     let mut events = match state.doorman.events(&filter).await {
         Ok(events) => events,
         Err(e) => return layout::internal(e),
     };
-    let has_older = events.len() as i64 > PAGE_SIZE;
-    events.truncate(PAGE_SIZE as usize);
+    let pager = Pager::cut(&mut events, chosen.page, |page| chosen.href(page));
     let filtered = chosen.kind.is_some() || chosen.actor.is_some() || chosen.invitee.is_some();
     let results = Results {
         events: events.into_iter().map(EventRow::from).collect(),
@@ -225,11 +222,9 @@ pub async fn page(
         } else {
             "Nothing has happened yet."
         },
-        page: chosen.page,
-        newer_href: (chosen.page > 1).then(|| chosen.href(chosen.page - 1)),
-        older_href: has_older.then(|| chosen.href(chosen.page + 1)),
+        pager,
     };
-    if headers.contains_key("hx-request") && !headers.contains_key("hx-boosted") {
+    if wants_part(&headers) {
         return results.into_response();
     }
     EventsPage {

@@ -30,10 +30,6 @@ struct ImportPage {
     job: Option<JobView>,
 }
 
-fn is_htmx(headers: &HeaderMap) -> bool {
-    headers.contains_key("hx-request") && !headers.contains_key("hx-boosted")
-}
-
 fn page_with(signed_in: &SignedIn, state: &AppState, job: Option<JobView>) -> Response {
     ImportPage {
         layout: Layout::new(Section::Import, &signed_in.session.csrf_token),
@@ -52,7 +48,7 @@ pub async fn page(signed_in: SignedIn, State(state): State<AppState>) -> Respons
 /// A refusal shown where the preview would be. htmx swaps only successful answers, so
 /// it gets a 200 and the fragment; a plain request gets the real status and a page.
 fn refused(headers: &HeaderMap, status: StatusCode, message: String) -> Response {
-    if is_htmx(headers) {
+    if super::paging::wants_part(headers) {
         return RefusedFile { message }.into_response();
     }
     let page = RefusedPage {
@@ -158,7 +154,7 @@ pub async fn start(
     Form(form): Form<StartForm>,
 ) -> Response {
     match state.doorman.start_import(&form.staged, Actor::Ui) {
-        Ok(job) if is_htmx(&headers) => JobView::from(job).into_response(),
+        Ok(job) if super::paging::wants_part(&headers) => JobView::from(job).into_response(),
         Ok(job) => Redirect::to(&format!("/admin/import/jobs/{}", job.id)).into_response(),
         Err(ServiceError::NotFound) => refused(
             &headers,
@@ -186,13 +182,13 @@ pub async fn job(
     Path(id): Path<String>,
 ) -> Response {
     let Some(job) = state.doorman.import_job(&id) else {
-        if is_htmx(&headers) {
+        if super::paging::wants_part(&headers) {
             // Said where the progress was, which also ends the polling.
             return JobView::forgotten(id).into_response();
         }
         return no_job();
     };
-    if is_htmx(&headers) {
+    if super::paging::wants_part(&headers) {
         return JobView::from(job).into_response();
     }
     page_with(&signed_in, &state, Some(JobView::from(job)))

@@ -23,6 +23,7 @@ mod layout;
 mod overview;
 mod overview_parts;
 mod pages;
+mod paging;
 mod session;
 mod sign_in;
 

@@ -228,7 +228,7 @@ pub async fn page(
             "Nobody here matches."
         },
     };
-    if headers.contains_key("hx-request") && !headers.contains_key("hx-boosted") {
+    if crate::web::paging::wants_part(&headers) {
         return results.into_response();
     }
     InviteesPage {
