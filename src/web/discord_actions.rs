@@ -14,7 +14,7 @@ use super::session::SignedIn;
 use crate::api::AppState;
 use crate::discord::parse_id;
 use crate::domain::event::Actor;
-use crate::service::{GateRules, MAX_TIMEOUT_MINUTES};
+use crate::service::{Doorman, GateRules, MAX_TIMEOUT_MINUTES, ServiceError};
 
 #[derive(Debug, Deserialize)]
 pub struct MemberForm {
@@ -31,10 +31,6 @@ pub struct GuildForm {
 pub struct TimeoutForm {
     guild: String,
     minutes: String,
-}
-
-fn back(guild_id: Id<GuildMarker>, done: &str) -> Response {
-    Redirect::to(&format!("/admin/discord?guild={guild_id}&done={done}")).into_response()
 }
 
 /// The server named in a form, if doorman knows it; and the bot's rules.
@@ -62,12 +58,58 @@ async fn known_guild(
     Ok((id, GateRules::from_settings(settings)))
 }
 
-fn unknown_member() -> Response {
-    layout::problem(
-        axum::http::StatusCode::NOT_FOUND,
-        "Member not found",
-        "That is not a Discord member id.",
-    )
+/// Why an action shows a page of its own instead of coming back with a notice.
+enum Refused {
+    UnknownMember,
+    Failed(ServiceError),
+}
+
+impl From<ServiceError> for Refused {
+    fn from(error: ServiceError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+/// Runs `operation` on the server the form names, if doorman knows it, and comes back to
+/// the page with the notice whose word it answers.
+async fn on_guild(
+    state: &AppState,
+    guild: &str,
+    operation: impl AsyncFnOnce(&Doorman, Id<GuildMarker>, GateRules) -> Result<&'static str, Refused>,
+) -> Response {
+    let (guild_id, gate) = match known_guild(state, guild).await {
+        Ok(known) => known,
+        Err(response) => return response,
+    };
+    match operation(&state.doorman, guild_id, gate).await {
+        Ok(done) => {
+            Redirect::to(&format!("/admin/discord?guild={guild_id}&done={done}")).into_response()
+        }
+        Err(Refused::UnknownMember) => layout::problem(
+            axum::http::StatusCode::NOT_FOUND,
+            "Member not found",
+            "That is not a Discord member id.",
+        ),
+        Err(Refused::Failed(e)) => layout::internal(e),
+    }
+}
+
+/// [`on_guild`] for one of the server's members, named by the form.
+async fn on_member(
+    state: &AppState,
+    form: &MemberForm,
+    operation: impl AsyncFnOnce(
+        &Doorman,
+        Id<GuildMarker>,
+        Id<UserMarker>,
+        GateRules,
+    ) -> Result<&'static str, Refused>,
+) -> Response {
+    on_guild(state, &form.guild, async |doorman, guild_id, gate| {
+        let user_id = parse_id::<UserMarker>(&form.user).ok_or(Refused::UnknownMember)?;
+        operation(doorman, guild_id, user_id, gate).await
+    })
+    .await
 }
 
 /// `/force_verify` from the page.
@@ -76,21 +118,13 @@ pub async fn force_verify(
     State(state): State<AppState>,
     Form(form): Form<MemberForm>,
 ) -> Response {
-    let (guild_id, gate) = match known_guild(&state, &form.guild).await {
-        Ok(known) => known,
-        Err(response) => return response,
-    };
-    let Some(user_id) = parse_id::<UserMarker>(&form.user) else {
-        return unknown_member();
-    };
-    match state
-        .doorman
-        .force_verify_member_durably(guild_id, user_id, Actor::Ui, &gate)
-        .await
-    {
-        Ok(_) => back(guild_id, "verified"),
-        Err(e) => layout::internal(e),
-    }
+    on_member(&state, &form, async |doorman, guild_id, user_id, gate| {
+        doorman
+            .force_verify_member_durably(guild_id, user_id, Actor::Ui, &gate)
+            .await?;
+        Ok("verified")
+    })
+    .await
 }
 
 /// Ends a waiting member's time: the bot removes them as for a passed deadline.
@@ -99,22 +133,13 @@ pub async fn remove(
     State(state): State<AppState>,
     Form(form): Form<MemberForm>,
 ) -> Response {
-    let (guild_id, _) = match known_guild(&state, &form.guild).await {
-        Ok(known) => known,
-        Err(response) => return response,
-    };
-    let Some(user_id) = parse_id::<UserMarker>(&form.user) else {
-        return unknown_member();
-    };
-    match state
-        .doorman
-        .remove_waiting_member(guild_id, user_id, Actor::Ui)
-        .await
-    {
-        Ok(true) => back(guild_id, "removed"),
-        Ok(false) => back(guild_id, "not-waiting"),
-        Err(e) => layout::internal(e),
-    }
+    on_member(&state, &form, async |doorman, guild_id, user_id, _| {
+        let removed = doorman
+            .remove_waiting_member(guild_id, user_id, Actor::Ui)
+            .await?;
+        Ok(if removed { "removed" } else { "not-waiting" })
+    })
+    .await
 }
 
 /// `/confirm_kicks` from the page.
@@ -123,14 +148,11 @@ pub async fn confirm_kicks(
     State(state): State<AppState>,
     Form(form): Form<GuildForm>,
 ) -> Response {
-    let (guild_id, _) = match known_guild(&state, &form.guild).await {
-        Ok(known) => known,
-        Err(response) => return response,
-    };
-    match state.doorman.confirm_held_kicks(guild_id, Actor::Ui).await {
-        Ok(_) => back(guild_id, "confirmed"),
-        Err(e) => layout::internal(e),
-    }
+    on_guild(&state, &form.guild, async |doorman, guild_id, _| {
+        doorman.confirm_held_kicks(guild_id, Actor::Ui).await?;
+        Ok("confirmed")
+    })
+    .await
 }
 
 /// `/cancel_kicks` from the page.
@@ -139,18 +161,13 @@ pub async fn cancel_kicks(
     State(state): State<AppState>,
     Form(form): Form<GuildForm>,
 ) -> Response {
-    let (guild_id, gate) = match known_guild(&state, &form.guild).await {
-        Ok(known) => known,
-        Err(response) => return response,
-    };
-    match state
-        .doorman
-        .cancel_held_kicks(guild_id, Actor::Ui, &gate)
-        .await
-    {
-        Ok(_) => back(guild_id, "cancelled"),
-        Err(e) => layout::internal(e),
-    }
+    on_guild(&state, &form.guild, async |doorman, guild_id, gate| {
+        doorman
+            .cancel_held_kicks(guild_id, Actor::Ui, &gate)
+            .await?;
+        Ok("cancelled")
+    })
+    .await
 }
 
 /// `/set_timeout` from the page.
@@ -159,25 +176,20 @@ pub async fn set_timeout(
     State(state): State<AppState>,
     Form(form): Form<TimeoutForm>,
 ) -> Response {
-    let (guild_id, _) = match known_guild(&state, &form.guild).await {
-        Ok(known) => known,
-        Err(response) => return response,
-    };
     let minutes = form
         .minutes
         .trim()
         .parse::<u32>()
         .ok()
         .filter(|m| (1..=MAX_TIMEOUT_MINUTES).contains(m));
-    let Some(minutes) = minutes else {
-        return back(guild_id, "bad-timeout");
-    };
-    match state
-        .doorman
-        .set_verification_timeout(guild_id, minutes, Actor::Ui)
-        .await
-    {
-        Ok(()) => back(guild_id, "timeout"),
-        Err(e) => layout::internal(e),
-    }
+    on_guild(&state, &form.guild, async |doorman, guild_id, _| {
+        let Some(minutes) = minutes else {
+            return Ok("bad-timeout");
+        };
+        doorman
+            .set_verification_timeout(guild_id, minutes, Actor::Ui)
+            .await?;
+        Ok("timeout")
+    })
+    .await
 }
