@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::super::layout::{self, Layout, Section};
 use super::super::session::SignedIn;
-use super::actions::Outcome;
+use super::actions::{Outcome, Said};
 use super::{Chosen, back_to};
 use crate::api::AppState;
 use crate::domain::SkipReason;
@@ -263,7 +263,8 @@ pub async fn confirm(signed_in: SignedIn, State(state): State<AppState>, body: B
                 message.push_str(&line);
                 message.push('.');
             }
-            Outcome::new(&signed_in, "Invitations queued", message, form.back).into_response()
+            let said = Said::done("Invitations queued", message);
+            Outcome::new(&signed_in, said, form.back).into_response()
         }
         Action::Delete => {
             // The count the organiser agreed to must still be the count deleted.
@@ -289,13 +290,11 @@ pub async fn confirm(signed_in: SignedIn, State(state): State<AppState>, body: B
             match deleted.await.map_err(|e| e.to_string()) {
                 Err(e) => layout::internal(e),
                 Ok(Err(e)) => layout::internal(e),
-                Ok(Ok(n)) => Outcome::new(
-                    &signed_in,
-                    "Invitees deleted",
-                    format!("{} deleted.", people(n as i64)),
-                    form.back,
-                )
-                .into_response(),
+                Ok(Ok(n)) => {
+                    let said =
+                        Said::done("Invitees deleted", format!("{} deleted.", people(n as i64)));
+                    Outcome::new(&signed_in, said, form.back).into_response()
+                }
             }
         }
     }
