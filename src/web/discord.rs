@@ -11,14 +11,14 @@ use serde::Deserialize;
 use twilight_model::id::Id;
 use twilight_model::id::marker::GuildMarker;
 
-use super::events::EventRow;
+use super::events::{self, EventRow};
 use super::layout::{self, Layout, Section};
 use super::session::SignedIn;
 use crate::api::AppState;
 use crate::config::DiscordSettings;
 use crate::domain::MemberState;
 use crate::domain::discord_setup::{SetupNames, SetupStep};
-use crate::domain::event::{EventFilter, EventKind};
+use crate::domain::event::EventKind;
 use crate::service::{DiscordMember, KnownGuild, MAX_TIMEOUT_MINUTES};
 
 const RECENT: i64 = 12;
@@ -161,17 +161,7 @@ pub async fn waiting(
 async fn recent(state: &AppState) -> Result<Vec<EventRow>, Response> {
     let mut all = Vec::new();
     for kind in RECENT_KINDS {
-        let filter = EventFilter {
-            kind: Some(kind),
-            limit: RECENT,
-            ..EventFilter::default()
-        };
-        let events = state
-            .doorman
-            .events(&filter)
-            .await
-            .map_err(layout::internal)?;
-        all.extend(events);
+        all.extend(events::latest(state, Some(kind), RECENT).await?);
     }
     all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     all.truncate(RECENT as usize);

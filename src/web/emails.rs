@@ -9,15 +9,14 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::events::Choice;
+use super::filters::{self, Choice, choices, given};
 use super::layout::{self, Layout, Section};
-use super::paging::{Pager, wants_part, window};
+use super::paging::{Pager, read_page, wants_part};
 use super::session::SignedIn;
 use crate::api::AppState;
 use crate::domain::{EmailState, MailRoute};
 use crate::service::{BatchCounts, EmailFilter, EmailRecord};
 
-const MAX_PAGE: i64 = 100_000;
 const ERROR_CHARS: usize = 160;
 
 /// One row of the emails table.
@@ -82,48 +81,26 @@ struct Chosen {
 
 impl Chosen {
     fn from(query: &EmailsQuery) -> Self {
-        let given = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
         Self {
-            status: given(&query.status).and_then(|s| s.parse().ok()),
-            batch: given(&query.batch)
-                .filter(|b| b.len() <= 64 && b.chars().all(|c| c.is_ascii_alphanumeric())),
-            invitee: given(&query.invitee)
-                .and_then(|i| i.parse().ok())
-                .filter(|i| *i > 0),
-            page: given(&query.page)
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(1)
-                .clamp(1, MAX_PAGE),
+            status: given(query.status.as_deref()).and_then(|s| s.parse().ok()),
+            batch: given(query.batch.as_deref())
+                .filter(|b| b.len() <= 64 && b.chars().all(|c| c.is_ascii_alphanumeric()))
+                .map(str::to_owned),
+            invitee: filters::positive_id(query.invitee.as_deref()),
+            page: filters::page_number(query.page.as_deref()),
         }
-    }
-
-    fn query(&self, page: i64) -> String {
-        let mut url = url::form_urlencoded::Serializer::new(String::new());
-        if let Some(status) = self.status {
-            url.append_pair("status", status.as_str());
-        }
-        if let Some(batch) = &self.batch {
-            url.append_pair("batch", batch);
-        }
-        if let Some(invitee) = self.invitee {
-            url.append_pair("invitee", &invitee.to_string());
-        }
-        if page > 1 {
-            url.append_pair("page", &page.to_string());
-        }
-        url.finish()
     }
 
     fn href(&self, page: i64) -> String {
-        match self.query(page) {
-            query if query.is_empty() => "/admin/emails".to_owned(),
-            query => format!("/admin/emails?{query}"),
-        }
+        filters::href(
+            "/admin/emails",
+            [
+                ("status", self.status.map(|s| s.as_str().to_owned())),
+                ("batch", self.batch.clone()),
+                ("invitee", self.invitee.map(|i| i.to_string())),
+                ("page", (page > 1).then(|| page.to_string())),
+            ],
+        )
     }
 }
 
@@ -191,19 +168,20 @@ pub async fn page(
     Query(query): Query<EmailsQuery>,
 ) -> Response {
     let chosen = Chosen::from(&query);
-    let (limit, offset) = window(chosen.page);
-    let filter = EmailFilter {
-        status: chosen.status,
-        batch_id: chosen.batch.clone(),
-        invitee_id: chosen.invitee,
-        limit,
-        offset,
+    let read = async |limit, offset| {
+        let filter = EmailFilter {
+            status: chosen.status,
+            batch_id: chosen.batch.clone(),
+            invitee_id: chosen.invitee,
+            limit,
+            offset,
+        };
+        state.doorman.list_emails(&filter).await
     };
-    let mut emails = match state.doorman.list_emails(&filter).await {
-        Ok(emails) => emails,
-        Err(e) => return layout::internal(e),
+    let (emails, pager) = match read_page(chosen.page, |page| chosen.href(page), read).await {
+        Ok(page) => page,
+        Err(response) => return response,
     };
-    let pager = Pager::cut(&mut emails, chosen.page, |page| chosen.href(page));
     let filtered = chosen.status.is_some() || chosen.batch.is_some() || chosen.invitee.is_some();
     let results = Results {
         emails: emails.into_iter().map(EmailRow::from).collect(),
@@ -227,14 +205,10 @@ pub async fn page(
         layout: Layout::new(Section::Emails, &signed_in.session.csrf_token),
         route: route_label(route),
         is_outbox: route == MailRoute::Outbox,
-        statuses: EmailState::ALL
-            .iter()
-            .map(|status| Choice {
-                value: status.as_str(),
-                label: status.as_str(),
-                selected: chosen.status == Some(*status),
-            })
-            .collect(),
+        statuses: choices(
+            EmailState::ALL.iter().map(|s| (s.as_str(), s.as_str())),
+            chosen.status.map(EmailState::as_str),
+        ),
         batch: chosen.batch.clone().unwrap_or_default(),
         invitee: chosen.invitee.map(|i| i.to_string()).unwrap_or_default(),
         progress: Progress::new(counts, chosen.batch.clone()),
@@ -243,16 +217,12 @@ pub async fn page(
     .into_response()
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ProgressQuery {
-    batch: Option<String>,
-}
-
-/// The counts alone, for the progress panel's polling.
+/// The counts alone, for the progress panel's polling: of the batch the listing's query
+/// names, whatever else it asks for.
 pub async fn progress(
     _signed_in: SignedIn,
     State(state): State<AppState>,
-    Query(query): Query<ProgressQuery>,
+    Query(query): Query<EmailsQuery>,
 ) -> Response {
     let chosen = Chosen::from(&EmailsQuery {
         batch: query.batch,

@@ -7,15 +7,14 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::filters::{self, Choice, choices, given};
 use super::layout::{self, Layout, Section};
-use super::paging::{Pager, wants_part, window};
+use super::paging::{Pager, read_page, wants_part};
 use super::session::SignedIn;
 use crate::api::AppState;
 use crate::domain::event::EventKind;
 use crate::domain::event::{EventFilter, RecordedEvent};
 
-/// Far enough back for any log; bounds the offset a URL can ask for.
-const MAX_PAGE: i64 = 100_000;
 const DETAIL_CHARS: usize = 240;
 
 /// The actors the filter offers: the stored word, or its part before `:`.
@@ -82,18 +81,22 @@ fn actor_label(actor: &str) -> String {
     }
 }
 
-/// The latest events, for the overview.
-pub async fn latest(state: &AppState, count: i64) -> Result<Vec<EventRow>, Response> {
+/// The latest `count` events of `kind` (of any kind: `None`), newest first.
+pub async fn latest(
+    state: &AppState,
+    kind: Option<EventKind>,
+    count: i64,
+) -> Result<Vec<RecordedEvent>, Response> {
     let filter = EventFilter {
+        kind,
         limit: count,
         ..EventFilter::default()
     };
-    let events = state
+    state
         .doorman
         .events(&filter)
         .await
-        .map_err(layout::internal)?;
-    Ok(events.into_iter().map(EventRow::from).collect())
+        .map_err(layout::internal)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,57 +117,30 @@ struct Chosen {
 
 impl Chosen {
     fn from(query: &EventsQuery) -> Self {
-        let given = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
         Self {
-            kind: given(&query.kind).and_then(|k| EventKind::parse(&k)),
-            actor: given(&query.actor).and_then(|a| {
+            kind: given(query.kind.as_deref()).and_then(EventKind::parse),
+            actor: given(query.actor.as_deref()).and_then(|a| {
                 ACTORS
                     .iter()
                     .find(|(word, _)| *word == a)
                     .map(|(word, _)| *word)
             }),
-            invitee: given(&query.invitee)
-                .and_then(|i| i.parse().ok())
-                .filter(|i| *i > 0),
-            page: given(&query.page)
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(1)
-                .clamp(1, MAX_PAGE),
+            invitee: filters::positive_id(query.invitee.as_deref()),
+            page: filters::page_number(query.page.as_deref()),
         }
     }
 
     fn href(&self, page: i64) -> String {
-        let mut url = url::form_urlencoded::Serializer::new(String::new());
-        if let Some(kind) = self.kind {
-            url.append_pair("kind", kind.as_str());
-        }
-        if let Some(actor) = self.actor {
-            url.append_pair("actor", actor);
-        }
-        if let Some(invitee) = self.invitee {
-            url.append_pair("invitee", &invitee.to_string());
-        }
-        if page > 1 {
-            url.append_pair("page", &page.to_string());
-        }
-        let query = url.finish();
-        if query.is_empty() {
-            "/admin/events".to_owned()
-        } else {
-            format!("/admin/events?{query}")
-        }
+        filters::href(
+            "/admin/events",
+            [
+                ("kind", self.kind.map(|kind| kind.as_str().to_owned())),
+                ("actor", self.actor.map(str::to_owned)),
+                ("invitee", self.invitee.map(|i| i.to_string())),
+                ("page", (page > 1).then(|| page.to_string())),
+            ],
+        )
     }
-}
-
-pub struct Choice {
-    pub value: &'static str,
-    pub label: &'static str,
-    pub selected: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -201,19 +177,20 @@ pub async fn page(
     Query(query): Query<EventsQuery>,
 ) -> Response {
     let chosen = Chosen::from(&query);
-    let (limit, offset) = window(chosen.page);
-    let filter = EventFilter {
-        kind: chosen.kind,
-        invitee_id: chosen.invitee,
-        actor: chosen.actor.map(str::to_owned),
-        limit,
-        offset,
+    let read = async |limit, offset| {
+        let filter = EventFilter {
+            kind: chosen.kind,
+            invitee_id: chosen.invitee,
+            actor: chosen.actor.map(str::to_owned),
+            limit,
+            offset,
+        };
+        state.doorman.events(&filter).await
     };
-    let mut events = match state.doorman.events(&filter).await {
-        Ok(events) => events,
-        Err(e) => return layout::internal(e),
+    let (events, pager) = match read_page(chosen.page, |page| chosen.href(page), read).await {
+        Ok(page) => page,
+        Err(response) => return response,
     };
-    let pager = Pager::cut(&mut events, chosen.page, |page| chosen.href(page));
     let filtered = chosen.kind.is_some() || chosen.actor.is_some() || chosen.invitee.is_some();
     let results = Results {
         events: events.into_iter().map(EventRow::from).collect(),
@@ -229,22 +206,11 @@ pub async fn page(
     }
     EventsPage {
         layout: Layout::new(Section::Events, &signed_in.session.csrf_token),
-        kinds: EventKind::ALL
-            .iter()
-            .map(|kind| Choice {
-                value: kind.as_str(),
-                label: kind.as_str(),
-                selected: chosen.kind == Some(*kind),
-            })
-            .collect(),
-        actors: ACTORS
-            .iter()
-            .map(|(value, label)| Choice {
-                value,
-                label,
-                selected: chosen.actor == Some(*value),
-            })
-            .collect(),
+        kinds: choices(
+            EventKind::ALL.iter().map(|k| (k.as_str(), k.as_str())),
+            chosen.kind.map(EventKind::as_str),
+        ),
+        actors: choices(ACTORS, chosen.actor),
         invitee: chosen.invitee.map(|i| i.to_string()).unwrap_or_default(),
         results,
     }
@@ -274,7 +240,7 @@ mod tests {
         assert_eq!(c.kind, Some(EventKind::UiSignedIn));
         assert_eq!(c.actor, Some("ui"));
         assert_eq!(c.invitee, Some(7));
-        assert_eq!(c.page, MAX_PAGE);
+        assert_eq!(c.page, filters::MAX_PAGE);
     }
 
     #[test]

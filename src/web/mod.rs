@@ -14,6 +14,7 @@ mod discord_actions;
 mod email_view;
 mod emails;
 mod events;
+mod filters;
 mod headers;
 mod import;
 mod import_views;

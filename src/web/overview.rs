@@ -37,8 +37,8 @@ struct OverviewPage {
 }
 
 pub async fn page(signed_in: SignedIn, State(state): State<AppState>) -> Response {
-    let latest = match events::latest(&state, LATEST_EVENTS).await {
-        Ok(latest) => latest,
+    let latest = match events::latest(&state, None, LATEST_EVENTS).await {
+        Ok(latest) => latest.into_iter().map(EventRow::from).collect(),
         Err(response) => return response,
     };
     let stats = match state.doorman.campaign_stats().await {

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::filters::{self, given};
 use super::layout::{self, Layout, Section};
 use super::session::SignedIn;
 use crate::api::AppState;
@@ -62,10 +63,6 @@ pub struct Chosen {
     pub cursor: Option<PageCursor>,
 }
 
-fn given(value: Option<&str>) -> Option<&str> {
-    value.map(str::trim).filter(|v| !v.is_empty())
-}
-
 impl Chosen {
     pub fn from_parts(q: Option<&str>, status: Option<&str>, sort: Option<&str>) -> Self {
         Self {
@@ -79,11 +76,7 @@ impl Chosen {
     }
 
     fn from(query: &ListQuery) -> Self {
-        let id = |v: &Option<String>| {
-            given(v.as_deref())
-                .and_then(|v| v.parse::<i64>().ok())
-                .filter(|v| *v > 0)
-        };
+        let id = |v: &Option<String>| filters::positive_id(v.as_deref());
         Self {
             cursor: id(&query.after)
                 .map(PageCursor::After)
@@ -105,27 +98,24 @@ impl Chosen {
 
     /// The listing's address for this view with another status and cursor.
     fn href_with(&self, status: Option<InviteeStatus>, cursor: Option<PageCursor>) -> String {
-        let mut url = url::form_urlencoded::Serializer::new(String::new());
-        if !self.search.is_empty() {
-            url.append_pair("q", &self.search);
-        }
-        if let Some(status) = status {
-            url.append_pair("status", status.as_str());
-        }
-        if self.sort != InviteeSort::default() {
-            url.append_pair("sort", self.sort.as_str());
-        }
-        match cursor {
-            Some(PageCursor::After(id)) => url.append_pair("after", &id.to_string()),
-            Some(PageCursor::Before(id)) => url.append_pair("before", &id.to_string()),
-            None => &mut url,
+        let (after, before) = match cursor {
+            Some(PageCursor::After(id)) => (Some(id), None),
+            Some(PageCursor::Before(id)) => (None, Some(id)),
+            None => (None, None),
         };
-        let query = url.finish();
-        if query.is_empty() {
-            "/admin/invitees".to_owned()
-        } else {
-            format!("/admin/invitees?{query}")
-        }
+        filters::href(
+            "/admin/invitees",
+            [
+                ("q", (!self.search.is_empty()).then(|| self.search.clone())),
+                ("status", status.map(|s| s.as_str().to_owned())),
+                (
+                    "sort",
+                    (self.sort != InviteeSort::default()).then(|| self.sort.as_str().to_owned()),
+                ),
+                ("after", after.map(|id: i64| id.to_string())),
+                ("before", before.map(|id: i64| id.to_string())),
+            ],
+        )
     }
 
     /// This view's address, on its first page.
