@@ -18,32 +18,25 @@ struct Asset {
     bytes: &'static [u8],
 }
 
+/// An asset from `assets/<dir>/<name>`, served as `name`.
+macro_rules! asset {
+    ($dir:literal / $name:literal, $content_type:expr) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            bytes: include_bytes!(concat!("../../assets/", $dir, "/", $name)),
+        }
+    };
+}
+
+const SCRIPT: &str = "text/javascript; charset=utf-8";
+
 const FILES: &[Asset] = &[
-    Asset {
-        name: "doorman.css",
-        content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../../assets/web/doorman.css"),
-    },
-    Asset {
-        name: "htmx-2.0.11.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/vendor/htmx-2.0.11.min.js"),
-    },
-    Asset {
-        name: "countdown.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/web/countdown.js"),
-    },
-    Asset {
-        name: "invitees.js",
-        content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../assets/web/invitees.js"),
-    },
-    Asset {
-        name: "icon.svg",
-        content_type: "image/svg+xml",
-        bytes: include_bytes!("../../assets/web/icon.svg"),
-    },
+    asset!("web" / "doorman.css", "text/css; charset=utf-8"),
+    asset!("vendor" / "htmx-2.0.11.min.js", SCRIPT),
+    asset!("web" / "countdown.js", SCRIPT),
+    asset!("web" / "invitees.js", SCRIPT),
+    asset!("web" / "icon.svg", "image/svg+xml"),
 ];
 
 struct Served {
