@@ -26,6 +26,9 @@ pub enum DiscordError {
     Failed { what: &'static str, problem: String },
 }
 
+/// The step that reads the server's roles, as errors name it.
+const LISTING_ROLES: &str = "listing the server's roles";
+
 /// Calls Discord's REST API for the join pages.
 #[derive(Clone)]
 pub struct DiscordOauth {
@@ -159,16 +162,13 @@ impl DiscordOauth {
 
     /// The member role and the roster's roles for `invitee`, as ids.
     async fn roles_for(&self, invitee: &Invitee) -> Result<Vec<String>, DiscordError> {
-        let what = "listing the server's roles";
-        let request = self
-            .http
-            .get(self.url(&format!("/guilds/{}/roles", self.settings.guild_id)))
-            .header("authorization", self.bot());
-        let (_, body) = self.send(what, request).await?;
-        let roles: Vec<Role> = serde_json::from_value(body).map_err(|_| DiscordError::Failed {
-            what,
-            problem: "roles that are not a list".into(),
-        })?;
+        let roles = self
+            .server_roles()
+            .await?
+            .ok_or_else(|| DiscordError::Failed {
+                what: LISTING_ROLES,
+                problem: "roles that are not a list".into(),
+            })?;
         let id_of = |name: &str| {
             roles
                 .iter()
@@ -251,14 +251,19 @@ impl DiscordOauth {
         Ok(false)
     }
 
-    async fn unverified_role_id(&self) -> Result<Option<String>, DiscordError> {
-        let what = "listing the server's roles";
+    /// The server's roles; `None` for an answer that is not a list of them.
+    async fn server_roles(&self) -> Result<Option<Vec<Role>>, DiscordError> {
         let request = self
             .http
             .get(self.url(&format!("/guilds/{}/roles", self.settings.guild_id)))
             .header("authorization", self.bot());
-        let (_, body) = self.send(what, request).await?;
-        let roles: Vec<Role> = serde_json::from_value(body).unwrap_or_default();
+        let (_, body) = self.send(LISTING_ROLES, request).await?;
+        Ok(serde_json::from_value(body).ok())
+    }
+
+    async fn unverified_role_id(&self) -> Result<Option<String>, DiscordError> {
+        // Without the list, there is no unverified role to take away.
+        let roles = self.server_roles().await?.unwrap_or_default();
         Ok(roles
             .into_iter()
             .find(|r| {
