@@ -1,6 +1,7 @@
 //! Verification: one operation for every channel (API, Discord), so all share the same
 //! rules, throttling and events.
 
+mod link;
 mod request;
 
 use chrono::{DateTime, Utc};
@@ -91,6 +92,12 @@ impl Doorman {
         let email = email.to_owned();
         let source = source.to_owned();
         if invitee.is_verified {
+            if let Some(outcome) = self
+                .link_verified_account(&invitee, &token_hash, request, now)
+                .await?
+            {
+                return Ok(outcome);
+            }
             self.note_conflicting_account(&invitee, request).await?;
             return Ok(VerifyOutcome::AlreadyVerified);
         }

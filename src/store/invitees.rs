@@ -3,6 +3,7 @@
 mod admin;
 mod filter;
 mod import;
+mod link;
 mod selection;
 mod selection_sql;
 

@@ -141,6 +141,34 @@ on_both_databases! {
         assert!(!world.roles_of(ANA).contains(&world.unverified_role));
     }
 
+    async fn someone_verified_before_joining_passes_the_bot_with_their_invitation(backend: Backend) {
+        let world = World::start(backend, &[]).await;
+        let (invitee_id, token) = world.app.invite("ana@example.org").await;
+        // Verified without a Discord account, as the API without one (or an admin's
+        // "Mark verified") leaves an invitee.
+        let verified = world.app.post("/api/verify")
+            .json(&serde_json::json!({ "email": "ana@example.org", "token": token }))
+            .send().await.unwrap();
+        assert!(verified.status().is_success(), "{}", verified.status());
+        world.discord.member_join(ANA, "ana").await;
+        world.prompt_for(ANA).await;
+
+        world.verify(ANA, "ana@example.org", &token).await;
+        world.wait_for_role(ANA, world.member_role).await;
+        let invitee: Value = world.app.get(&format!("/api/users/{invitee_id}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(invitee["discord_user_id"], ANA.to_string(), "the account is linked");
+        let linked = world.app.events("kind=discord_account_linked").await;
+        assert_eq!(linked.len(), 1);
+        assert_eq!(linked[0]["detail"]["discord_user_id"], ANA.to_string());
+        assert!(world.app.events("kind=verification_failed").await.is_empty(), "no failure counted");
+
+        // The invitation now belongs to that account.
+        world.discord.member_join(BO, "bo").await;
+        let reply = reply_text(&world.verify(BO, "ana@example.org", &token).await).0;
+        assert!(reply.contains("don't match a valid invitation"), "{reply}");
+        assert!(!world.roles_of(BO).contains(&world.member_role));
+    }
+
     async fn rejoining_before_the_deadline_keeps_the_deadline(backend: Backend) {
         let world = World::start(backend, &[("VERIFICATION_TIMEOUT", "600")]).await;
         world.discord.member_join(ANA, "ana").await;
