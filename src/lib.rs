@@ -12,6 +12,6 @@ pub mod observe;
 pub mod server;
 pub mod service;
 pub mod startup;
-pub mod store;
+mod store;
 pub mod web;
 pub mod workers;

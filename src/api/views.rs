@@ -12,89 +12,91 @@ use crate::domain::invitee::Invitee;
 use crate::import::reader::RowError;
 use crate::service::{AddedInvitee, ImportReport};
 
-/// An invitee as stored. The token's hash and ciphertext are never serialised.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(as = Invitee)]
-pub struct InviteeView {
-    pub id: i64,
-    #[schema(example = "ana@example.org")]
-    pub email: String,
-    pub name: String,
-    pub college: String,
-    pub branch: String,
-    #[schema(example = "2026")]
-    pub year: String,
-    pub is_verified: bool,
-    pub verified_at: Option<DateTime<Utc>>,
-    /// The Discord account (a snowflake, as a string) linked at verification.
-    pub discord_user_id: Option<String>,
-    pub token_created_at: Option<DateTime<Utc>>,
-    pub token_expires_at: Option<DateTime<Utc>>,
-    /// One of `not_sent`, `queued`, `sent`, `delivered`, `bounced`, `dropped`, `failed`.
-    #[schema(value_type = String, example = "not_sent")]
-    pub email_status: EmailStatus,
-    /// Why the last email failed, bounced or was dropped (or is being retried).
-    pub email_error: Option<String>,
-    /// When the latest invitation email was queued; reminders count from here.
-    pub invited_at: Option<DateTime<Utc>>,
-    /// When an email was last queued for this invitee (the resend cooldown counts from here).
-    pub email_queued_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<Invitee> for InviteeView {
-    fn from(invitee: Invitee) -> Self {
-        Self {
-            id: invitee.id,
-            email: invitee.email.into_string(),
-            name: invitee.name,
-            college: invitee.college,
-            branch: invitee.branch,
-            year: invitee.year,
-            is_verified: invitee.is_verified,
-            verified_at: invitee.verified_at,
-            discord_user_id: invitee.discord_user_id,
-            token_created_at: invitee.token_created_at,
-            token_expires_at: invitee.token_expires_at,
-            email_status: invitee.email_status,
-            email_error: invitee.email_error,
-            invited_at: invitee.invited_at,
-            email_queued_at: invitee.email_queued_at,
-            created_at: invitee.created_at,
-            updated_at: invitee.updated_at,
+/// Declares one of the API's view types and its `From` the service's type, each field
+/// written once: taken as it is from the field of the same name, or from the
+/// expression after `=` (where `$from` names the service's value). The view keeps its own
+/// declaration, so its JSON and OpenAPI schema follow only what is written here.
+macro_rules! view {
+    (
+        $(#[$meta:meta])*
+        pub struct $view:ident from $from:ident: $source:ty {
+            $(
+                $(#[$field_meta:meta])*
+                pub $field:ident: $ty:ty $(= $value:expr)?,
+            )*
         }
+    ) => {
+        $(#[$meta])*
+        pub struct $view {
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+
+        impl From<$source> for $view {
+            fn from($from: $source) -> Self {
+                Self {
+                    $($field: $crate::api::views::view!(@value $from.$field $(= $value)?),)*
+                }
+            }
+        }
+    };
+    (@value $from:ident . $field:ident) => {
+        $from.$field
+    };
+    (@value $from:ident . $field:ident = $value:expr) => {
+        $value
+    };
+}
+pub(crate) use view;
+
+view! {
+    /// An invitee as stored. The token's hash and ciphertext are never serialised.
+    #[derive(Debug, Clone, Serialize, ToSchema)]
+    #[schema(as = Invitee)]
+    pub struct InviteeView from invitee: Invitee {
+        pub id: i64,
+        #[schema(example = "ana@example.org")]
+        pub email: String = invitee.email.into_string(),
+        pub name: String,
+        pub college: String,
+        pub branch: String,
+        #[schema(example = "2026")]
+        pub year: String,
+        pub is_verified: bool,
+        pub verified_at: Option<DateTime<Utc>>,
+        /// The Discord account (a snowflake, as a string) linked at verification.
+        pub discord_user_id: Option<String>,
+        pub token_created_at: Option<DateTime<Utc>>,
+        pub token_expires_at: Option<DateTime<Utc>>,
+        /// One of `not_sent`, `queued`, `sent`, `delivered`, `bounced`, `dropped`, `failed`.
+        #[schema(value_type = String, example = "not_sent")]
+        pub email_status: EmailStatus,
+        /// Why the last email failed, bounced or was dropped (or is being retried).
+        pub email_error: Option<String>,
+        /// When the latest invitation email was queued; reminders count from here.
+        pub invited_at: Option<DateTime<Utc>>,
+        /// When an email was last queued for this invitee (the resend cooldown counts from here).
+        pub email_queued_at: Option<DateTime<Utc>>,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
     }
 }
 
-/// One entry of the log, as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(as = EventRecord)]
-pub struct EventView {
-    pub id: i64,
-    #[schema(example = "verification_succeeded")]
-    pub kind: &'static str,
-    pub invitee_id: Option<i64>,
-    #[schema(example = "api_key")]
-    pub actor: String,
-    #[schema(example = "api")]
-    pub channel: Option<&'static str>,
-    #[schema(value_type = Object)]
-    pub detail: serde_json::Value,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<RecordedEvent> for EventView {
-    fn from(event: RecordedEvent) -> Self {
-        Self {
-            id: event.id,
-            kind: event.kind.as_str(),
-            invitee_id: event.invitee_id,
-            actor: event.actor.to_string(),
-            channel: event.channel.map(|c| c.as_str()),
-            detail: event.detail,
-            created_at: event.created_at,
-        }
+view! {
+    /// One entry of the log, as the API shows it.
+    #[derive(Debug, Clone, Serialize, ToSchema)]
+    #[schema(as = EventRecord)]
+    pub struct EventView from event: RecordedEvent {
+        pub id: i64,
+        #[schema(example = "verification_succeeded")]
+        pub kind: &'static str = event.kind.as_str(),
+        pub invitee_id: Option<i64>,
+        #[schema(example = "api_key")]
+        pub actor: String = event.actor.to_string(),
+        #[schema(example = "api")]
+        pub channel: Option<&'static str> = event.channel.map(|c| c.as_str()),
+        #[schema(value_type = Object)]
+        pub detail: serde_json::Value,
+        pub created_at: DateTime<Utc>,
     }
 }
 
@@ -126,12 +128,14 @@ pub struct ImportedUserView {
     pub year: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ImportRowError)]
-pub struct ImportRowErrorView {
-    pub line: u64,
-    pub email: Option<String>,
-    pub message: String,
+view! {
+    #[derive(Debug, Serialize, ToSchema)]
+    #[schema(as = ImportRowError)]
+    pub struct ImportRowErrorView from error: RowError {
+        pub line: u64,
+        pub email: Option<String>,
+        pub message: String,
+    }
 }
 
 impl From<ImportReport> for ImportReportView {
@@ -165,16 +169,6 @@ impl From<AddedInvitee> for ImportedUserView {
             college: invitee.college,
             branch: invitee.branch,
             year: invitee.year,
-        }
-    }
-}
-
-impl From<RowError> for ImportRowErrorView {
-    fn from(error: RowError) -> Self {
-        Self {
-            line: error.line,
-            email: error.email,
-            message: error.message,
         }
     }
 }

@@ -54,6 +54,17 @@ impl GuildCache {
     }
 }
 
+/// The position of the highest of `roles` besides @everyone (0 when there is none): the
+/// roles doorman may manage sit below it.
+pub fn top_position(roles: &[Role], guild_id: Id<GuildMarker>) -> i64 {
+    roles
+        .iter()
+        .filter(|r| r.id.cast() != guild_id)
+        .map(|r| r.position)
+        .max()
+        .unwrap_or(0)
+}
+
 pub fn text_channels(
     channels: &[twilight_model::channel::Channel],
 ) -> Vec<(Id<ChannelMarker>, String)> {
@@ -92,6 +103,31 @@ impl Bot {
         };
         self.guilds.put(guild_id, info);
         Ok(self.guilds.get(guild_id).expect("just inserted"))
+    }
+
+    /// The server as the bot knows it, and the roles doorman's own member holds there
+    /// with @everyone (which every member holds), read from Discord each time: an admin
+    /// moves them by hand.
+    pub(super) async fn own_roles(
+        &self,
+        guild_id: Id<GuildMarker>,
+    ) -> anyhow::Result<(Arc<GuildInfo>, Vec<Role>)> {
+        let info = self.guild_info(guild_id).await?;
+        let bot_id = *self.user_id.get().context("no READY yet")?;
+        let bot = self
+            .http
+            .guild_member(guild_id, bot_id)
+            .await
+            .context("reading doorman's member")?
+            .model()
+            .await?;
+        let own = info
+            .roles
+            .iter()
+            .filter(|r| bot.roles.contains(&r.id) || r.id.cast() == guild_id)
+            .cloned()
+            .collect();
+        Ok((info, own))
     }
 
     pub(super) async fn role_id(

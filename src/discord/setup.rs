@@ -8,6 +8,7 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::GuildMarker;
 
 use super::Bot;
+use super::guilds::top_position;
 use crate::domain::discord_setup::GuildSetup;
 
 impl Bot {
@@ -27,15 +28,7 @@ impl Bot {
         guild_id: Id<GuildMarker>,
         name: Option<String>,
     ) -> anyhow::Result<()> {
-        let info = self.guild_info(guild_id).await?;
-        let bot_id = *self.user_id.get().context("no READY yet")?;
-        let bot = self
-            .http
-            .guild_member(guild_id, bot_id)
-            .await
-            .context("reading doorman's member")?
-            .model()
-            .await?;
+        let (info, own) = self.own_roles(guild_id).await?;
         let name = match name {
             Some(name) => name,
             None => {
@@ -48,18 +41,10 @@ impl Bot {
                     .name
             }
         };
-        let own = info
-            .roles
-            .iter()
-            .filter(|r| bot.roles.contains(&r.id) || r.id.cast() == guild_id);
         let permissions = own
-            .clone()
+            .iter()
             .fold(Permissions::empty(), |all, r| all | r.permissions);
-        let top = own
-            .filter(|r| r.id.cast() != guild_id)
-            .map(|r| r.position)
-            .max()
-            .unwrap_or(0);
+        let top = top_position(&own, guild_id);
         let member_role = info.role(&self.settings.member_role_name);
         let unverified_role = info.role(&self.settings.unverified_role_name);
         let admin = permissions.contains(Permissions::ADMINISTRATOR);

@@ -38,6 +38,12 @@ impl Doorman {
         }
     }
 
+    /// Whether the database connections use TLS, as the server sees them (PostgreSQL's
+    /// `pg_stat_ssl`): what `DB_SSL` and a URL's `sslmode` come to.
+    pub async fn database_uses_tls(&self) -> Result<bool, ServiceError> {
+        Ok(self.store().uses_tls().await?)
+    }
+
     /// Closes the database connections: for shutting down (and for tests of an
     /// unreachable database).
     pub async fn close(&self) {

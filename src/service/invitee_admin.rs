@@ -8,7 +8,7 @@ use super::{Doorman, ServiceError};
 use crate::domain::event::{Actor, EventKind, NewEvent};
 use crate::domain::invitee::Invitee;
 use crate::domain::invitee_status::{InviteePageRequest, InviteeSelection, InviteeStatus};
-use crate::store::{AdminChange, InviteePage, ListedInvitee};
+use crate::store::{AdminChange, AdminEdit, InviteePage, ListedInvitee};
 
 /// How many invitees the search finds, per status and in all.
 #[derive(Debug, Clone, Default)]
@@ -110,7 +110,10 @@ impl Doorman {
         let event = NewEvent::new(EventKind::DiscordForceVerified, actor)
             .invitee(id)
             .detail(json!({ "verified": "invitee" }));
-        let change = self.store().verify_by_admin(id, &event, self.now()).await?;
+        let change = self
+            .store()
+            .edit_by_admin(id, AdminEdit::Verify, &event, self.now())
+            .await?;
         hand_change(change)
     }
 
@@ -124,7 +127,10 @@ impl Doorman {
         let event = NewEvent::new(EventKind::DiscordAccountUnlinked, actor)
             .invitee(id)
             .detail(json!({ "discord_user_id": linked }));
-        let change = self.store().unlink_discord(id, &event, self.now()).await?;
+        let change = self
+            .store()
+            .edit_by_admin(id, AdminEdit::UnlinkDiscord, &event, self.now())
+            .await?;
         hand_change(change)
     }
 

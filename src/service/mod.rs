@@ -45,7 +45,7 @@ pub use join::{
 pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
 pub use membership::{
     DiscordMember, DiscordStatus, DueKicks, GateRules, JoinDecision, KnownGuild,
-    MAX_TIMEOUT_MINUTES, MemberVerification,
+    MAX_TIMEOUT_MINUTES, MemberVerification, RolesBy,
 };
 pub use observe::Readiness;
 pub use sessions::{AdminSession, OpenedSession, SessionToken};
@@ -91,7 +91,7 @@ struct Inner {
 
 impl Doorman {
     /// Fails only on an email setting that cannot be used (templates, SMTP URL).
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         settings: &Settings,
         clock: Arc<dyn Clock>,

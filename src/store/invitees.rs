@@ -17,7 +17,7 @@ use crate::domain::invitee::{Invitee, InviteeFilter};
 use crate::domain::{Email, EmailStatus};
 use filter::{Param, bind_params, select, where_clause};
 
-pub use admin::AdminChange;
+pub use admin::{AdminChange, AdminEdit};
 pub use import::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
 pub use selection::{InviteePage, ListedInvitee};
 

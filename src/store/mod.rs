@@ -30,17 +30,17 @@ use sqlx::{PgPool, SqlitePool};
 pub use crate::domain::invitee::InviteeFilter;
 pub use batch::{Failed, OutcomeWriter, Verified};
 pub(crate) use columns::{Op, text_column};
-pub use discord::{DiscordMember, GuildSettings, KnownGuild};
+pub use discord::{KnownGuild, MemberClaim, MemberRecord};
 pub use emails::{
     BatchCounts, ClaimedEmail, EmailBody, EmailFilter, EmailRecord, EmailResult, QueueItem,
-    Requeued, WebhookChange,
+    WebhookChange,
 };
-pub use invitees::{AdminChange, InviteePage, ListedInvitee};
+pub use invitees::{AdminChange, AdminEdit, InviteePage, ListedInvitee};
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
-pub use join_states::{NewJoinState, TakenJoinState};
+pub use join_states::NewJoinState;
 pub use leader::{LeaderConnection, LeaderDatabase, LeaderElection};
 pub use observe::{PoolGauges, QueueGauges};
-pub use sessions::{NewAdminSession, StoredAdminSession};
+pub use sessions::NewAdminSession;
 pub use stats::{FunnelCounts, MemberCounts};
 
 /// Runs `$body` with `$pool` bound to the concrete pool.
@@ -142,18 +142,11 @@ fn index_columns(index: &str) -> &str {
     }
 }
 
-/// `SQLITE_BUSY_TIMEOUT_MS`'s default.
-pub const DEFAULT_SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl Store {
-    /// Connects to the database behind `url` (`sqlite:` or `postgres://`).
-    pub async fn connect(url: &str) -> Result<Self> {
-        Self::connect_with(url, DEFAULT_SQLITE_BUSY_TIMEOUT).await
-    }
-
-    /// As [`Store::connect`], with how long SQLite waits for another writer's lock.
+    /// Connects to the database behind `url` (`sqlite:` or `postgres://`);
+    /// `sqlite_busy_timeout` is how long SQLite waits for another writer's lock.
     pub async fn connect_with(url: &str, sqlite_busy_timeout: Duration) -> Result<Self> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
@@ -225,6 +218,20 @@ impl Store {
                 .op("checking the database answers")?;
         });
         Ok(())
+    }
+
+    /// Whether a connection of the pool is encrypted, as the server sees it. SQLite
+    /// opens a file, with nothing to encrypt.
+    pub async fn uses_tls(&self) -> Result<bool> {
+        match self {
+            Self::Sqlite(_) => Ok(false),
+            Self::Postgres(pool) => {
+                sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                    .fetch_one(pool)
+                    .await
+                    .op("asking whether the connection is encrypted")
+            }
+        }
     }
 
     pub async fn close(&self) {

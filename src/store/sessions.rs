@@ -19,7 +19,6 @@ pub struct NewAdminSession {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredAdminSession {
     pub csrf_token: String,
-    pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
 }
@@ -66,7 +65,7 @@ impl Store {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<StoredAdminSession>> {
-        let sql = "SELECT csrf_token, created_at, expires_at, last_seen_at FROM admin_sessions \
+        let sql = "SELECT csrf_token, expires_at, last_seen_at FROM admin_sessions \
                    WHERE id = $1 AND expires_at > $2";
         on_pool!(self, pool => {
             sqlx::query_as(sql)

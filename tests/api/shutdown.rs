@@ -337,32 +337,36 @@ on_both_databases! {
     async fn each_claim_of_due_deadlines_takes_no_more_than_its_limit(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         let now = chrono::Utc::now();
-        let insert = "INSERT INTO discord_members (guild_id, user_id, state, deadline, updated_at) \
-                      VALUES ('7', $1, 'pending', $2, $2)";
+        // 400 members past their deadline; the service claims 100 at a time.
+        let insert = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) \
+                      INSERT INTO discord_members (guild_id, user_id, state, deadline, updated_at) \
+                      SELECT '7', CAST(i AS TEXT), 'pending', $1, $1 FROM n";
+        let deadline = now - chrono::Duration::minutes(1);
         match backend {
             Backend::Sqlite => {
                 let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
-                for user in 1..=20 {
-                    sqlx::query(insert).bind(user.to_string()).bind(now - chrono::Duration::minutes(1)).execute(&pool).await.unwrap();
-                }
+                sqlx::query(insert).bind(deadline).execute(&pool).await.unwrap();
                 pool.close().await;
             }
             Backend::Postgres => {
                 let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
-                for user in 1..=20 {
-                    sqlx::query(insert).bind(user.to_string()).bind(now - chrono::Duration::minutes(1)).execute(&pool).await.unwrap();
-                }
+                sqlx::query(insert).bind(deadline).execute(&pool).await.unwrap();
                 pool.close().await;
             }
         }
-        let store = doorman::store::Store::connect(&app.database_url).await.unwrap();
+        let gate = doorman::service::GateRules {
+            default_timeout: Duration::from_secs(600),
+            max_attempts: 3,
+            // No burst holds: every claimed member comes back as a kick.
+            kick_burst_limit: u32::MAX,
+        };
         let mut claimed = Vec::new();
         for _ in 0..6 {
-            let round = store.claim_due_members(now, now + chrono::Duration::minutes(1), 5).await.unwrap();
-            claimed.push(round.len());
+            let due = app.doorman.due_kicks(&gate).await.unwrap();
+            assert!(due.held.is_empty());
+            claimed.push(due.kick.len());
         }
-        assert_eq!(claimed, [5, 5, 5, 5, 0, 0]);
-        store.close().await;
+        assert_eq!(claimed, [100, 100, 100, 100, 0, 0]);
     }
 
     async fn sigterm_under_load_fails_no_request_and_sends_no_email_twice(backend: Backend) {

@@ -5,10 +5,12 @@ use twilight_model::http::interaction::InteractionResponse;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{GuildMarker, UserMarker};
 
+use crate::discord::guilds::top_position;
 use crate::discord::{Bot, messages};
 use crate::domain::MemberState;
 use crate::domain::event::Actor;
 use crate::domain::membership::VerificationRequest;
+use crate::service::RolesBy;
 
 impl Bot {
     pub(super) async fn verify_command(
@@ -87,7 +89,7 @@ impl Bot {
     ) -> anyhow::Result<String> {
         let invitee = self
             .doorman
-            .force_verify_member(guild_id, target, actor, &self.rules)
+            .force_verify_member(guild_id, target, actor, RolesBy::Caller, &self.rules)
             .await?;
         let given = self.grant_roles(guild_id, target, invitee.as_ref()).await?;
         self.log(
@@ -124,22 +126,8 @@ impl Bot {
             }
         }
         self.guilds.forget(guild_id);
-        let info = self.guild_info(guild_id).await?;
-        let bot_id = *self.user_id.get().context("no READY yet")?;
-        let bot = self
-            .http
-            .guild_member(guild_id, bot_id)
-            .await
-            .context("reading doorman's member")?
-            .model()
-            .await?;
-        let bot_top = info
-            .roles
-            .iter()
-            .filter(|r| bot.roles.contains(&r.id))
-            .map(|r| r.position)
-            .max()
-            .unwrap_or(0);
+        let (info, own) = self.own_roles(guild_id).await?;
+        let bot_top = top_position(&own, guild_id);
         for name in [
             &self.settings.member_role_name,
             &self.settings.unverified_role_name,

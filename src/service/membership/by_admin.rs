@@ -6,22 +6,20 @@ use serde_json::json;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{GuildMarker, UserMarker};
 
-use super::{DiscordMember, GateRules, decision_event, discord_event};
+use super::{DiscordMember, GateRules, RolesBy, discord_event, members};
 use crate::domain::discord_setup::GuildSetup;
 use crate::domain::event::{Actor, EventKind};
 use crate::domain::invitee::Invitee;
-use crate::domain::membership::{Input, decide};
 use crate::service::{Doorman, ServiceError};
 pub use crate::store::KnownGuild;
+use crate::store::MemberClaim;
 
 /// How long a claimed role grant is reserved for the replica that claimed it.
 const GRANT_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 const GRANT_BATCH: i64 = 100;
 
 impl Doorman {
-    /// `/force_verify`'s rule and event, with the roles left for the bot to give
-    /// (see [`Self::due_role_grants`]).
-    #[tracing::instrument(skip_all, fields(guild_id = %guild_id, user_id = %user_id))]
+    /// [`Self::force_verify_member`] with the roles left for the bot to give.
     pub async fn force_verify_member_durably(
         &self,
         guild_id: Id<GuildMarker>,
@@ -29,36 +27,19 @@ impl Doorman {
         actor: Actor,
         gate: &GateRules,
     ) -> Result<Option<Invitee>, ServiceError> {
-        let invitee = self
-            .store()
-            .invitee_by_discord_id(&user_id.to_string())
-            .await?;
-        let rules = self.rules(guild_id, gate).await?;
-        let current = self.store().discord_member(guild_id, user_id).await?;
-        let input = Input::Verified { by_admin: true };
-        let decision = decide(current.as_ref().map(|m| &m.membership), input, &rules);
-        let invitee_id = invitee.as_ref().map(|i| i.id);
-        let event = decision_event(&decision, actor, guild_id, user_id, invitee_id);
-        self.store()
-            .change_member_granting_roles(
-                guild_id,
-                user_id,
-                decision.change,
-                event.as_ref(),
-                rules.now,
-            )
-            .await?;
-        Ok(invitee)
+        self.force_verify_member(guild_id, user_id, actor, RolesBy::Bot, gate)
+            .await
     }
 
     /// Claims the verified members whose roles are due, for the bot to give them.
     #[tracing::instrument(skip_all)]
     pub async fn due_role_grants(&self) -> Result<Vec<DiscordMember>, ServiceError> {
         let now = self.now();
-        Ok(self
+        let claimed = self
             .store()
-            .claim_role_grants(now, now + GRANT_LEASE, GRANT_BATCH)
-            .await?)
+            .claim_members(MemberClaim::RoleGrants, now, now + GRANT_LEASE, GRANT_BATCH)
+            .await?;
+        Ok(members(claimed))
     }
 
     #[tracing::instrument(skip_all, fields(guild_id = %guild_id, user_id = %user_id))]

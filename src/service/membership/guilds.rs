@@ -58,10 +58,11 @@ impl Doorman {
         guild_id: Id<GuildMarker>,
         state: MemberState,
     ) -> Result<Vec<super::DiscordMember>, ServiceError> {
-        Ok(self
+        let records = self
             .store()
             .discord_members_in_state(guild_id, state)
-            .await?)
+            .await?;
+        Ok(super::members(records))
     }
 
     /// Whether the catch-up after downtime should admit this member (see

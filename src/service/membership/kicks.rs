@@ -6,13 +6,14 @@ use serde_json::json;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{GuildMarker, UserMarker};
 
-use super::{DiscordMember, GateRules, discord_event};
+use super::{DiscordMember, GateRules, discord_event, members};
 use crate::domain::Change;
 use crate::domain::event::{Actor, EventKind};
 use crate::domain::membership::{
     BURST_WINDOW, Input, KickReason, RefusalNotice, Then, burst_must_hold, decide,
 };
 use crate::service::{Doorman, ServiceError};
+use crate::store::MemberClaim;
 
 /// How long a claimed deadline is reserved for the replica that claimed it.
 const CLAIM_LEASE: chrono::Duration = chrono::Duration::seconds(60);
@@ -39,9 +40,14 @@ impl Doorman {
         let now = self.now();
         let claimed = self
             .store()
-            .claim_due_members(now, now + CLAIM_LEASE, CLAIM_BATCH)
+            .claim_members(
+                MemberClaim::DueDeadlines,
+                now,
+                now + CLAIM_LEASE,
+                CLAIM_BATCH,
+            )
             .await?;
-        let (confirmed, unconfirmed): (Vec<_>, Vec<_>) = claimed
+        let (confirmed, unconfirmed): (Vec<_>, Vec<_>) = members(claimed)
             .into_iter()
             .partition(|m| m.membership.kick_confirmed);
         let burst = !unconfirmed.is_empty() && {

@@ -21,11 +21,38 @@ use crate::domain::event::{Actor, Channel, EventKind, NewEvent};
 use crate::domain::invitee::Invitee;
 use crate::domain::membership::{Decision, Input, Rules, Then, decide};
 use crate::domain::{Change, MemberState, Membership};
-pub use crate::store::DiscordMember;
+use crate::store::MemberRecord;
 
 pub use by_admin::KnownGuild;
 pub use guilds::DiscordStatus;
 pub use kicks::DueKicks;
+
+/// One member's verification in one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscordMember {
+    pub guild_id: Id<GuildMarker>,
+    pub user_id: Id<UserMarker>,
+    pub membership: Membership,
+}
+
+impl From<MemberRecord> for DiscordMember {
+    fn from(record: MemberRecord) -> Self {
+        let MemberRecord {
+            guild_id,
+            user_id,
+            membership,
+        } = record;
+        Self {
+            guild_id,
+            user_id,
+            membership,
+        }
+    }
+}
+
+fn members(records: Vec<MemberRecord>) -> Vec<DiscordMember> {
+    records.into_iter().map(DiscordMember::from).collect()
+}
 
 /// Rules that come from configuration.
 #[derive(Debug, Clone, Copy)]
@@ -98,11 +125,40 @@ fn decision_event(
     })
 }
 
+/// Who gives a force-verified member their roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolesBy {
+    /// The caller, at once: it holds the Discord connection (the bot's own command).
+    Caller,
+    /// Whichever replica holds the Discord connection, from the database (see
+    /// [`Doorman::due_role_grants`]): the admin UI may run on a replica without it.
+    Bot,
+}
+
+/// Who a decision is written for: the actor and invitee its event names, and who gives
+/// the roles it may bring.
+#[derive(Debug, Clone)]
+struct Who {
+    actor: Actor,
+    invitee_id: Option<i64>,
+    roles: RolesBy,
+}
+
+impl From<(Actor, Option<i64>)> for Who {
+    fn from((actor, invitee_id): (Actor, Option<i64>)) -> Self {
+        Self {
+            actor,
+            invitee_id,
+            roles: RolesBy::Caller,
+        }
+    }
+}
+
 /// A decision, and the member as the change left them (None when nothing was written:
 /// no change was needed, or its guard found the member moved on).
 struct Applied {
     decision: Decision,
-    written: Option<DiscordMember>,
+    written: Option<MemberRecord>,
 }
 
 impl Applied {
@@ -140,10 +196,11 @@ impl Doorman {
         current: Option<&Membership>,
         input: Input,
         rules: &Rules,
-        (actor, invitee_id): (Actor, Option<i64>),
+        who: impl Into<Who>,
     ) -> Result<Applied, ServiceError> {
+        let who = who.into();
         let decision = decide(current, input, rules);
-        let event = decision_event(&decision, actor, guild_id, user_id, invitee_id);
+        let event = decision_event(&decision, who.actor, guild_id, user_id, who.invitee_id);
         let written = self
             .store()
             .change_member(
@@ -151,6 +208,7 @@ impl Doorman {
                 user_id,
                 decision.change,
                 event.as_ref(),
+                who.roles == RolesBy::Bot,
                 rules.now,
             )
             .await?;
@@ -164,7 +222,7 @@ impl Doorman {
         user_id: Id<UserMarker>,
         input: Input,
         gate: &GateRules,
-        who: (Actor, Option<i64>),
+        who: impl Into<Who>,
     ) -> Result<Applied, ServiceError> {
         let rules = self.rules(guild_id, gate).await?;
         let current = self.store().discord_member(guild_id, user_id).await?;
@@ -180,7 +238,8 @@ impl Doorman {
         guild_id: Id<GuildMarker>,
         user_id: Id<UserMarker>,
     ) -> Result<Option<DiscordMember>, ServiceError> {
-        Ok(self.store().discord_member(guild_id, user_id).await?)
+        let member = self.store().discord_member(guild_id, user_id).await?;
+        Ok(member.map(DiscordMember::from))
     }
 
     #[tracing::instrument(skip_all, fields(guild_id = %guild_id, user_id = %user_id))]
@@ -190,7 +249,9 @@ impl Doorman {
         user_id: Id<UserMarker>,
     ) -> Result<Option<DiscordMember>, ServiceError> {
         let member = self.store().discord_member(guild_id, user_id).await?;
-        Ok(member.filter(|m| m.membership.state == MemberState::Pending))
+        Ok(member
+            .filter(|m| m.membership.state == MemberState::Pending)
+            .map(DiscordMember::from))
     }
 
     /// Decides what a join means. The deadline belongs to the person: rejoining while a

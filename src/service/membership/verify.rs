@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use twilight_model::id::Id;
 use twilight_model::id::marker::{GuildMarker, UserMarker};
 
-use super::{DiscordMember, GateRules, MemberVerification};
+use super::{DiscordMember, GateRules, MemberVerification, RolesBy, Who};
 use crate::domain::event::{Actor, Channel};
 use crate::domain::invitee::{DiscordUserId, Invitee};
 use crate::domain::membership::{
@@ -96,13 +96,15 @@ impl Doorman {
         })
     }
 
-    /// An admin lets a member in without a token.
+    /// An admin lets a member in without a token (`/force_verify`, or the admin UI), and
+    /// `roles` says who gives them their roles.
     #[tracing::instrument(skip_all, fields(guild_id = %guild_id, user_id = %user_id))]
     pub async fn force_verify_member(
         &self,
         guild_id: Id<GuildMarker>,
         user_id: Id<UserMarker>,
         actor: Actor,
+        roles: RolesBy,
         gate: &GateRules,
     ) -> Result<Option<Invitee>, ServiceError> {
         let invitee = self
@@ -110,7 +112,11 @@ impl Doorman {
             .invitee_by_discord_id(&user_id.to_string())
             .await?;
         let input = Input::Verified { by_admin: true };
-        let who = (actor, invitee.as_ref().map(|i| i.id));
+        let who = Who {
+            actor,
+            invitee_id: invitee.as_ref().map(|i| i.id),
+            roles,
+        };
         self.step(guild_id, user_id, input, gate, who).await?;
         Ok(invitee)
     }

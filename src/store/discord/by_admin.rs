@@ -5,44 +5,12 @@ use chrono::{DateTime, Utc};
 use twilight_model::id::Id;
 use twilight_model::id::marker::{GuildMarker, UserMarker};
 
-use super::{DiscordMember, MEMBER_COLUMNS, MemberRow, members};
+use super::{MEMBER_COLUMNS, MemberRecord, MemberRow};
 use crate::domain::event::NewEvent;
 use crate::store::events::insert_event;
 use crate::store::{BeginWrite, Op, Result, Store, on_pool};
 
 impl Store {
-    /// Claims up to `limit` verified members whose roles are due, until `lease_until`.
-    pub async fn claim_role_grants(
-        &self,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<DiscordMember>> {
-        let skip_locked = if matches!(self, Store::Postgres(_)) {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        let claimable =
-            "roles_due AND state = 'verified' AND (lease_until IS NULL OR lease_until < $1)";
-        let sql = format!(
-            "UPDATE discord_members SET lease_until = $2 \
-             WHERE (guild_id, user_id) IN (SELECT guild_id, user_id FROM discord_members \
-                 WHERE {claimable} ORDER BY updated_at LIMIT $3{skip_locked}) \
-             AND {claimable} RETURNING {MEMBER_COLUMNS}"
-        );
-        let rows: Vec<MemberRow> = on_pool!(self, pool => {
-            sqlx::query_as(&sql)
-                .bind(now)
-                .bind(lease_until)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-                .op("claiming roles to give")?
-        });
-        members(rows)
-    }
-
     /// The member's roles were given (or need not be any more).
     pub async fn role_grant_done(
         &self,
@@ -72,7 +40,7 @@ impl Store {
         user_id: Id<UserMarker>,
         event: impl FnOnce() -> NewEvent,
         now: DateTime<Utc>,
-    ) -> Result<Option<DiscordMember>> {
+    ) -> Result<Option<MemberRecord>> {
         const OP: &str = "ending a member's time to verify";
         let sql = format!(
             "UPDATE discord_members SET state = 'pending', deadline = $3, kick_confirmed = TRUE, lease_until = NULL, \
@@ -94,6 +62,6 @@ impl Store {
             tx.commit().await.op(OP)?;
             row
         });
-        row.map(DiscordMember::try_from).transpose()
+        row.map(MemberRecord::try_from).transpose()
     }
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use twilight_model::id::Id;
 use twilight_model::id::marker::{GuildMarker, UserMarker};
 
-use super::{DiscordMember, MEMBER_COLUMNS, MemberRow, state_list};
+use super::{MEMBER_COLUMNS, MemberRecord, MemberRow, state_list};
 use crate::domain::event::NewEvent;
 use crate::domain::{Change, MemberState};
 use crate::store::events::insert_event;
@@ -104,43 +104,18 @@ macro_rules! write_change {
 impl Store {
     /// Writes `change` for one member and `event` with it, in one transaction. The member
     /// as written, or None when the change's guard found them moved on (or there was
-    /// nothing to write); the event is recorded either way.
+    /// nothing to write); the event is recorded either way. With `roles_due`, a written
+    /// change also leaves the member's roles due: whichever replica holds the Discord
+    /// connection gives them (see [`super::MemberClaim::RoleGrants`]).
     pub async fn change_member(
         &self,
         guild_id: Id<GuildMarker>,
         user_id: Id<UserMarker>,
         change: Change,
         event: Option<&NewEvent>,
+        roles_due: bool,
         now: DateTime<Utc>,
-    ) -> Result<Option<DiscordMember>> {
-        self.write_member(guild_id, user_id, change, event, false, now)
-            .await
-    }
-
-    /// [`Self::change_member`], and, when the change was written, the member's roles are
-    /// due: whichever replica holds the Discord connection gives them (see
-    /// `claim_role_grants`).
-    pub async fn change_member_granting_roles(
-        &self,
-        guild_id: Id<GuildMarker>,
-        user_id: Id<UserMarker>,
-        change: Change,
-        event: Option<&NewEvent>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<DiscordMember>> {
-        self.write_member(guild_id, user_id, change, event, true, now)
-            .await
-    }
-
-    async fn write_member(
-        &self,
-        guild_id: Id<GuildMarker>,
-        user_id: Id<UserMarker>,
-        change: Change,
-        event: Option<&NewEvent>,
-        grant_roles: bool,
-        now: DateTime<Utc>,
-    ) -> Result<Option<DiscordMember>> {
+    ) -> Result<Option<MemberRecord>> {
         let write = statement(change);
         let (guild, user) = (guild_id.to_string(), user_id.to_string());
         let row: Option<MemberRow> = on_pool!(self, pool => {
@@ -149,7 +124,7 @@ impl Store {
             if let Some((sql, params)) = &write {
                 row = write_change!(&mut *tx, sql, params, &guild, &user, now)?;
             }
-            if grant_roles && row.is_some() {
+            if roles_due && row.is_some() {
                 sqlx::query("UPDATE discord_members SET roles_due = TRUE WHERE guild_id = $1 AND user_id = $2")
                     .bind(&guild)
                     .bind(&user)
@@ -165,7 +140,7 @@ impl Store {
             tx.commit().await.op("changing a Discord member")?;
             row
         });
-        row.map(DiscordMember::try_from).transpose()
+        row.map(MemberRecord::try_from).transpose()
     }
 
     /// Writes each member's change in one server, and the event `event` makes of the

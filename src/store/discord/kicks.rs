@@ -4,50 +4,12 @@ use chrono::{DateTime, Utc};
 use twilight_model::id::Id;
 use twilight_model::id::marker::{GuildMarker, UserMarker};
 
-use super::{DiscordMember, MEMBER_COLUMNS, MemberRow, members, stored_id};
+use super::stored_id;
 use crate::domain::event::NewEvent;
 use crate::store::events::insert_event;
 use crate::store::{BeginWrite, Op, Result, Store, on_pool};
 
 impl Store {
-    /// Claims up to `limit` members whose deadline has passed, until `lease_until`. A
-    /// claimed member is not handed to another replica until the lease runs out.
-    pub async fn claim_due_members(
-        &self,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<DiscordMember>> {
-        let due =
-            "state = 'pending' AND deadline <= $1 AND (lease_until IS NULL OR lease_until < $1)";
-        let pick = format!("FROM discord_members WHERE {due} ORDER BY deadline LIMIT $3");
-        // On PostgreSQL the picked rows are an array, computed once: as `IN (subquery)`, a
-        // generic plan may run the locking subquery again for every row and claim every
-        // due member in one go, far past the limit.
-        let chosen = match self {
-            Store::Sqlite(_) => format!("(guild_id, user_id) IN (SELECT guild_id, user_id {pick})"),
-            Store::Postgres(_) => {
-                format!("ctid = ANY(ARRAY(SELECT ctid {pick} FOR UPDATE SKIP LOCKED))")
-            }
-        };
-        // The claim conditions are repeated outside the subquery: PostgreSQL re-checks them
-        // on a row another transaction changed meanwhile, so two replicas never both win.
-        let sql = format!(
-            "UPDATE discord_members SET lease_until = $2 WHERE {chosen} AND {due} \
-             RETURNING {MEMBER_COLUMNS}"
-        );
-        let rows: Vec<MemberRow> = on_pool!(self, pool => {
-            sqlx::query_as(&sql)
-                .bind(now)
-                .bind(lease_until)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-                .op("claiming due verification deadlines")?
-        });
-        members(rows)
-    }
-
     /// Kicks doorman made since `since`, across all servers.
     pub async fn kicks_since(&self, since: DateTime<Utc>) -> Result<i64> {
         Ok(on_pool!(self, pool => {

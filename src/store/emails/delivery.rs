@@ -47,7 +47,7 @@ impl Store {
         );
         let select = format!(
             "SELECT e.id, e.invitee_id, e.kind, e.recipient, e.recipient_name, e.attempts, \
-             i.name AS invitee_name, i.is_verified, i.token_hash, i.token_sealed, i.token_expires_at \
+             i.name AS invitee_name, i.is_verified, i.token_sealed, i.token_expires_at \
              FROM emails e LEFT JOIN invitees i ON i.id = e.invitee_id \
              WHERE e.lease_token = $1 AND e.status = '{queued}' ORDER BY e.id"
         );

@@ -12,8 +12,6 @@ mod webhook;
 
 use chrono::{DateTime, Utc};
 
-pub use retry::Requeued;
-
 use super::text_column;
 use crate::domain::event::NewEvent;
 use crate::domain::{DeliveryReport, EmailKind, EmailState, EmailStatus, MailRoute};
@@ -43,7 +41,6 @@ pub struct ClaimedEmail {
     pub attempts: i32,
     pub invitee_name: Option<String>,
     pub is_verified: Option<bool>,
-    pub token_hash: Option<String>,
     pub token_sealed: Option<String>,
     pub token_expires_at: Option<DateTime<Utc>>,
 }

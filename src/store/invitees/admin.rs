@@ -19,53 +19,45 @@ pub enum AdminChange {
     NotFound,
 }
 
+/// A change an admin makes to one invitee by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminEdit {
+    /// Verified now, unless it already is.
+    Verify,
+    /// The Discord account linked to it forgotten, if one is.
+    UnlinkDiscord,
+}
+
+impl AdminEdit {
+    /// What the edit sets (`$1` is now), the condition it needs to change anything, and
+    /// what it is called in errors.
+    fn sql(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Verify => (
+                "is_verified = TRUE, verified_at = $1, updated_at = $1",
+                "is_verified = FALSE",
+                "verifying an invitee by hand",
+            ),
+            Self::UnlinkDiscord => (
+                "discord_user_id = NULL, updated_at = $1",
+                "discord_user_id IS NOT NULL",
+                "unlinking a Discord account",
+            ),
+        }
+    }
+}
+
 impl Store {
-    /// Marks the invitee verified now, unless it already is.
-    pub async fn verify_by_admin(
+    /// Reads the invitee (locked) and applies `edit` if it changes anything, with its
+    /// event, in one transaction.
+    pub async fn edit_by_admin(
         &self,
         id: i64,
+        edit: AdminEdit,
         event: &NewEvent,
         now: DateTime<Utc>,
     ) -> Result<AdminChange> {
-        self.admin_change(
-            id,
-            "is_verified = TRUE, verified_at = $1, updated_at = $1",
-            "is_verified = FALSE",
-            event,
-            now,
-            "verifying an invitee by hand",
-        )
-        .await
-    }
-
-    /// Forgets the Discord account linked to the invitee, if one is.
-    pub async fn unlink_discord(
-        &self,
-        id: i64,
-        event: &NewEvent,
-        now: DateTime<Utc>,
-    ) -> Result<AdminChange> {
-        self.admin_change(
-            id,
-            "discord_user_id = NULL, updated_at = $1",
-            "discord_user_id IS NOT NULL",
-            event,
-            now,
-            "unlinking a Discord account",
-        )
-        .await
-    }
-
-    /// Reads the invitee (locked), applies `set` if `only_if` holds, with its event.
-    async fn admin_change(
-        &self,
-        id: i64,
-        set: &str,
-        only_if: &str,
-        event: &NewEvent,
-        now: DateTime<Utc>,
-        operation: &'static str,
-    ) -> Result<AdminChange> {
+        let (set, only_if, operation) = edit.sql();
         let lock = match self {
             Store::Sqlite(_) => "",
             Store::Postgres(_) => " FOR UPDATE",

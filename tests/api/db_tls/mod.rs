@@ -7,7 +7,7 @@ mod server;
 use std::process::Command;
 
 use doorman::config::{ConfigError, Settings};
-use doorman::store::{Store, StoreError};
+use doorman::service::Doorman;
 use server::TlsPostgres;
 
 /// Settings from these variables alone, as start-up would read them.
@@ -24,23 +24,15 @@ fn settings(data_dir: &tempfile::TempDir, vars: &[(&str, &str)]) -> Result<Setti
 }
 
 /// Connects and migrates as doorman does at start-up.
-async fn connect(vars: &[(&str, &str)]) -> Result<Store, StoreError> {
+async fn connect(vars: &[(&str, &str)]) -> anyhow::Result<Doorman> {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings(&dir, vars).expect("valid settings");
-    let store = Store::connect(settings.database_url.expose()).await?;
-    store.migrate(chrono::Utc::now()).await?;
-    Ok(store)
+    doorman::startup::connect(&settings).await
 }
 
-/// Whether the store's connection is encrypted, as the server sees it.
-async fn uses_tls(store: &Store) -> bool {
-    let Store::Postgres(pool) = store else {
-        panic!("a PostgreSQL store");
-    };
-    sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-        .fetch_one(pool)
-        .await
-        .unwrap()
+/// Whether doorman's connection is encrypted, as the server sees it.
+async fn uses_tls(doorman: &Doorman) -> bool {
+    doorman.database_uses_tls().await.unwrap()
 }
 
 fn db_vars(server: &TlsPostgres) -> Vec<(&'static str, String)> {
@@ -57,8 +49,8 @@ fn borrowed<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a st
     vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
-fn refused_for(error: StoreError, reason: &str) {
-    let message = error.to_string();
+fn refused_for(error: anyhow::Error, reason: &str) {
+    let message = format!("{error:#}");
     assert!(
         message.contains("invalid peer certificate") && message.contains(reason),
         "expected the certificate refused ({reason}), got: {message}"
@@ -74,16 +66,17 @@ async fn db_ssl_verifies_the_server_against_db_ssl_root_cert() {
 
     let error = connect(&borrowed(&vars))
         .await
-        .expect_err("a certificate from an unknown CA is refused");
+        .err()
+        .expect("a certificate from an unknown CA is refused");
     refused_for(error, "UnknownIssuer");
 
     let mut with_root = vars.clone();
     with_root.push(("DB_SSL_ROOT_CERT", server.ca_pem.display().to_string()));
-    let store = connect(&borrowed(&with_root))
+    let doorman = connect(&borrowed(&with_root))
         .await
         .expect("the server's CA, once trusted, is accepted");
-    assert!(uses_tls(&store).await);
-    store.close().await;
+    assert!(uses_tls(&doorman).await);
+    doorman.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +88,8 @@ async fn db_ssl_refuses_a_certificate_for_another_host() {
     vars.push(("DB_SSL_ROOT_CERT", server.ca_pem.display().to_string()));
     let error = connect(&borrowed(&vars))
         .await
-        .expect_err("a trusted certificate for another name is refused");
+        .err()
+        .expect("a trusted certificate for another name is refused");
     refused_for(error, "not valid for name");
 }
 
@@ -108,28 +102,32 @@ async fn database_url_sslmode_is_taken_as_written() {
     let url = |query: &str| format!("{base}?{query}");
     let root = server.ca_pem.display().to_string();
 
-    let store = connect(&[(
+    let doorman = connect(&[(
         "DATABASE_URL",
         &url(&format!("sslmode=verify-full&sslrootcert={root}")),
     )])
     .await
     .unwrap();
-    assert!(uses_tls(&store).await);
-    store.close().await;
+    assert!(uses_tls(&doorman).await);
+    doorman.close().await;
 
     // DB_SSL is for the DB_* variables; it does not change the URL's sslmode.
-    let store = connect(&[
+    let doorman = connect(&[
         ("DATABASE_URL", &url("sslmode=disable")),
         ("DB_SSL", "true"),
     ])
     .await
     .unwrap();
-    assert!(!uses_tls(&store).await, "sslmode=disable stays unencrypted");
-    store.close().await;
+    assert!(
+        !uses_tls(&doorman).await,
+        "sslmode=disable stays unencrypted"
+    );
+    doorman.close().await;
 
     let error = connect(&[("DATABASE_URL", &url("sslmode=verify-full"))])
         .await
-        .expect_err("verify-full without the root is refused");
+        .err()
+        .expect("verify-full without the root is refused");
     refused_for(error, "UnknownIssuer");
 }
 

@@ -29,7 +29,11 @@ pub async fn import(app: &TestApp, people: &[(&str, &str)]) -> Vec<i64> {
     for (email, name) in people {
         csv.push_str(&format!("{email},\"{name}\",MIT,CSE,2026\n"));
     }
-    let report = app.upload_csv(&csv).await;
+    added_ids(&app.upload_csv(&csv).await)
+}
+
+/// The ids of the invitees an import's report says it added, in order.
+pub fn added_ids(report: &Value) -> Vec<i64> {
     report["newly_added_users"]
         .as_array()
         .unwrap()

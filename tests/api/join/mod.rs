@@ -36,6 +36,42 @@ pub async fn world(backend: Backend) -> World {
     World::start_on(discord, backend, &vars).await
 }
 
+/// Ana invited (invitee `id`, her link's `token`), and signed in to Discord as herself:
+/// where most joins start.
+pub struct AnaInvited {
+    pub world: World,
+    pub id: i64,
+    pub token: String,
+}
+
+pub async fn ana_invited(backend: Backend) -> AnaInvited {
+    let world = world(backend).await;
+    let (id, token) = world.app.invite("ana@example.org").await;
+    world.discord.consent_as(ANA, "ana");
+    AnaInvited { world, id, token }
+}
+
+/// Sends invitee `id` its invitation: the email's plain text.
+pub async fn emailed_text(app: &TestApp, id: i64) -> String {
+    crate::email::send(app, serde_json::json!({ "user_ids": [id] })).await;
+    let emails = crate::email::emails(app, "").await;
+    emails[0]["text_body"]
+        .as_str()
+        .expect("a plain-text body")
+        .to_owned()
+}
+
+/// The personal join link in an email's text, on doorman at `public_url`.
+pub fn join_link_in(text: &str, public_url: &str) -> String {
+    let start = text
+        .find(&format!("{public_url}/join/"))
+        .expect("the link in the email");
+    text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect()
+}
+
 /// A browser that does not follow redirects, holding at most one join cookie.
 pub struct Browser {
     http: reqwest::Client,
@@ -106,9 +142,8 @@ pub async fn invitee(app: &TestApp, id: i64) -> Value {
 
 on_both_databases! {
     async fn the_link_signs_the_invitee_in_and_adds_them_verified(backend: Backend) {
-        let world = world(backend).await;
+        let AnaInvited { world, id, token } = ana_invited(backend).await;
         let app = &world.app;
-        let (id, token) = app.invite("ana@example.org").await;
 
         let page = Browser::new().get(&app.url(&format!("/join/{token}"))).await;
         assert_eq!(page.status(), StatusCode::OK);
@@ -120,7 +155,6 @@ on_both_databases! {
         // Looking at the page uses nothing up.
         assert_eq!(invitee(app, id).await["is_verified"], false);
 
-        world.discord.consent_as(ANA, "ana");
         let mut browser = Browser::new();
         let consent_page = browser.start(app, &token).await;
         let consent = url::Url::parse(&consent_page).unwrap();
@@ -159,16 +193,14 @@ on_both_databases! {
     }
 
     async fn a_member_already_in_the_server_gets_their_roles(backend: Backend) {
-        let world = world(backend).await;
+        let AnaInvited { world, id, token } = ana_invited(backend).await;
         let app = &world.app;
-        let (id, token) = app.invite("ana@example.org").await;
         // Joined through a plain invite: asked to verify, with a deadline.
         world.discord.member_join(ANA, "ana").await;
         world.wait_for_role(ANA, world.unverified_role).await;
         let (guild, user) = (Id::new(world.discord.guild_id()), Id::new(ANA));
         let pending = app.doorman.discord_member(guild, user).await.unwrap().unwrap();
         assert_eq!(pending.membership.state, MemberState::Pending);
-        world.discord.consent_as(ANA, "ana");
 
         let done = Browser::new().join(app, &token).await;
         assert_eq!(done.status(), StatusCode::OK);

@@ -2,29 +2,20 @@
 
 use reqwest::StatusCode;
 
-use super::{ANA, BO, Browser, invitee, world};
+use super::{
+    ANA, AnaInvited, BO, Browser, ana_invited, emailed_text, invitee, join_link_in, world,
+};
 use crate::helpers::Backend;
 use crate::on_both_databases;
 
 on_both_databases! {
     async fn the_email_carries_the_personal_link(backend: Backend) {
-        let world = world(backend).await;
+        let AnaInvited { world, id, .. } = ana_invited(backend).await;
         let app = &world.app;
-        let (id, _) = app.invite("ana@example.org").await;
-        let sent = app
-            .post("/api/send-emails")
-            .json(&serde_json::json!({ "user_ids": [id] }))
-            .send()
-            .await
-            .unwrap();
-        assert!(sent.status().is_success());
-        let emails = app.get_json("/api/emails").await;
-        let text = emails["emails"][0]["text_body"].as_str().unwrap_or_default().to_owned();
-        let start = text.find("http://doorman.test/join/").expect("the link in the email");
-        let link: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+        let text = emailed_text(app, id).await;
+        let link = join_link_in(&text, "http://doorman.test");
         let token = link.rsplit('/').next().unwrap().to_owned();
         assert!(text.contains(&token[..4]), "the token beside the link");
-        world.discord.consent_as(ANA, "ana");
         let done = Browser::new().join(app, &token).await;
         assert_eq!(done.status(), StatusCode::OK);
         assert_eq!(invitee(app, id).await["is_verified"], true);
@@ -76,10 +67,8 @@ on_both_databases! {
     }
 
     async fn forged_reused_and_other_browser_states_are_refused(backend: Backend) {
-        let world = world(backend).await;
+        let AnaInvited { world, id, token } = ana_invited(backend).await;
         let app = &world.app;
-        let (id, token) = app.invite("ana@example.org").await;
-        world.discord.consent_as(ANA, "ana");
 
         // Forged: a state doorman never made.
         let mut browser = Browser::new();
@@ -116,10 +105,8 @@ on_both_databases! {
     }
 
     async fn an_expired_state_is_refused(backend: Backend) {
-        let world = world(backend).await;
+        let AnaInvited { world, id, token } = ana_invited(backend).await;
         let app = &world.app;
-        let (id, token) = app.invite("ana@example.org").await;
-        world.discord.consent_as(ANA, "ana");
         let mut browser = Browser::new();
         let callback = browser.trip(app, &token).await;
         app.advance(chrono::Duration::minutes(11));
@@ -152,12 +139,10 @@ on_both_databases! {
     }
 
     async fn when_discord_refuses_to_add_the_member_the_invitation_is_not_used(backend: Backend) {
-        let world = world(backend).await;
+        let AnaInvited { world, id, token } = ana_invited(backend).await;
         let app = &world.app;
-        let (id, token) = app.invite("ana@example.org").await;
         let everyone = world.discord.guild_id();
         world.discord.set_role_permissions(everyone, 0);
-        world.discord.consent_as(ANA, "ana");
         let page = Browser::new().join(app, &token).await;
         assert_eq!(page.status(), StatusCode::FORBIDDEN);
         assert!(page.text().await.unwrap().contains("tell the organiser"));
@@ -174,11 +159,9 @@ on_both_databases! {
     }
 
     async fn two_callbacks_racing_for_one_invitation_admit_one(backend: Backend) {
-        let world = world(backend).await;
+        let AnaInvited { world, id, token } = ana_invited(backend).await;
         let app = &world.app;
-        let (id, token) = app.invite("ana@example.org").await;
         let (mut first, mut second) = (Browser::new(), Browser::new());
-        world.discord.consent_as(ANA, "ana");
         let one = first.trip(app, &token).await;
         world.discord.consent_as(BO, "bo");
         let two = second.trip(app, &token).await;
@@ -220,10 +203,8 @@ on_both_databases! {
     }
 
     async fn a_code_discord_will_not_exchange_gets_a_page_and_changes_nothing(backend: Backend) {
-        let world = world(backend).await;
+        let AnaInvited { world, id, token } = ana_invited(backend).await;
         let app = &world.app;
-        let (id, token) = app.invite("ana@example.org").await;
-        world.discord.consent_as(ANA, "ana");
         let mut browser = Browser::new();
         let callback = browser.trip(app, &token).await;
         // A code that is not the one Discord gave: invalid_grant.
@@ -245,10 +226,8 @@ on_both_databases! {
 
 on_both_databases! {
     async fn when_discord_itself_fails_the_page_says_so_with_502(backend: Backend) {
-        let world = world(backend).await;
+        let AnaInvited { world, id, token } = ana_invited(backend).await;
         let app = &world.app;
-        let (id, token) = app.invite("ana@example.org").await;
-        world.discord.consent_as(ANA, "ana");
         world.discord.set_token_outage(true);
         let mut browser = Browser::new();
         let page = browser.join(app, &token).await;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Replica, eventually};
+use super::{Replica, eventually, people_csv};
 use crate::fake_discord::FakeDiscord;
 use crate::fakes::fake_sendgrid::FakeSendGrid;
 use crate::helpers::Backend;
@@ -54,30 +54,8 @@ async fn contenders(pool: &sqlx::PgPool, ours: &[u32]) -> usize {
 
 /// Imports `{prefix}0..count@example.org`; their ids.
 async fn upload(replica: &Replica, prefix: &str, count: usize) -> Vec<i64> {
-    let mut csv = String::from("email,name,college,branch,year\n");
-    for i in 0..count {
-        csv.push_str(&format!(
-            "{prefix}{i}@example.org,Person {i},MIT,CSE,2026\n"
-        ));
-    }
-    let part = reqwest::multipart::Part::bytes(csv.into_bytes())
-        .file_name("invitees.csv")
-        .mime_str("text/csv")
-        .unwrap();
-    let response = replica
-        .post("/api/upload-csv")
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let report: Value = response.json().await.unwrap();
-    report["newly_added_users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["id"].as_i64().unwrap())
-        .collect()
+    let report = replica.upload_csv(people_csv(prefix, 0..count)).await;
+    crate::email::added_ids(&report)
 }
 
 /// Queues invitations for `ids` through `replica`, and waits until every email is

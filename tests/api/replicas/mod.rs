@@ -111,6 +111,24 @@ impl Replica {
         response.json().await.expect("a JSON body")
     }
 
+    /// `POST /api/upload-csv` of `csv` through this replica, ready to send (from another
+    /// task too: it holds all it needs).
+    pub fn upload(&self, csv: String) -> reqwest::RequestBuilder {
+        let part = reqwest::multipart::Part::bytes(csv.into_bytes())
+            .file_name("invitees.csv")
+            .mime_str("text/csv")
+            .unwrap();
+        self.post("/api/upload-csv")
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+    }
+
+    /// Imports `csv` through this replica; the report (asserting a 200).
+    pub async fn upload_csv(&self, csv: String) -> Value {
+        let response = self.upload(csv).send().await.expect("request sent");
+        assert_eq!(response.status(), 200, "upload through {}", self.address);
+        response.json().await.unwrap()
+    }
+
     /// `POST /api/verify` through this replica; the body (asserting a 200).
     pub async fn verify(&self, email: &str, token: &str) -> Value {
         let response = self
@@ -128,6 +146,17 @@ impl Drop for Replica {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// An import file of `{prefix}{i}@example.org` for each `i` of `people`.
+pub fn people_csv(prefix: &str, people: std::ops::Range<usize>) -> String {
+    let mut csv = String::from("email,name,college,branch,year\n");
+    for i in people {
+        csv.push_str(&format!(
+            "{prefix}{i}@example.org,Person {i},MIT,CSE,2026\n"
+        ));
+    }
+    csv
 }
 
 /// Polls `check` every 50 ms until it holds; panics naming `what` after `patience`.

@@ -2,12 +2,13 @@
 //! throttle, and the verification throttle. Two apps on one database, each its own
 //! process state, as two replicas behind a load balancer would be.
 
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::COOKIE;
 use serde_json::json;
 
 use super::SHARED_SECRET;
 use crate::helpers::{API_KEY, Backend, TestApp};
 use crate::on_both_databases;
+use crate::ui::http::{client, csrf_token, get_with, signed_in, still_signed_in};
 
 /// The first app and a second one on its database, both with `vars`.
 async fn two_replicas(backend: Backend, vars: &[(&str, &str)]) -> (TestApp, TestApp) {
@@ -18,40 +19,6 @@ async fn two_replicas(backend: Backend, vars: &[(&str, &str)]) -> (TestApp, Test
     all.push(("DATABASE_URL", url.as_str()));
     let second = TestApp::spawn_on(backend, &all).await;
     (first, second)
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn sign_in(app: &TestApp) -> String {
-    let response = no_redirects()
-        .post(app.url("/admin/sign-in"))
-        .form(&[("api_key", API_KEY), ("next", "/admin")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("doorman_session="))
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .expect("a session cookie")
-}
-
-async fn admin_page(app: &TestApp, cookie: &str) -> reqwest::Response {
-    no_redirects()
-        .get(app.url("/admin"))
-        .header(COOKIE, format!("doorman_session={cookie}"))
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn wrong_key(app: &TestApp, key: &str) -> u16 {
@@ -68,17 +35,13 @@ async fn wrong_key(app: &TestApp, key: &str) -> u16 {
 on_both_databases! {
     async fn a_session_opened_on_one_replica_works_and_ends_on_the_other(backend: Backend) {
         let (first, second) = two_replicas(backend, &[]).await;
-        let cookie = sign_in(&first).await;
-        let page = admin_page(&second, &cookie).await;
-        assert_eq!(page.status(), 200);
-        let html = page.text().await.unwrap();
-        let field = "name=\"csrf_token\" value=\"";
-        let start = html.find(field).expect("a CSRF field") + field.len();
-        let token = html[start..].split('"').next().unwrap().to_owned();
+        let cookie = signed_in(&first).await;
+        assert!(still_signed_in(&second, &cookie).await);
+        let token = csrf_token(&second, &cookie).await;
 
         // Signed out through the second replica, the session is gone on the first too.
         let origin = second.address.clone();
-        let out = no_redirects()
+        let out = client()
             .post(second.url("/admin/sign-out"))
             .header(COOKIE, format!("doorman_session={cookie}"))
             .header("origin", origin)
@@ -87,7 +50,7 @@ on_both_databases! {
             .await
             .unwrap();
         assert_eq!(out.status(), 303);
-        assert_eq!(admin_page(&first, &cookie).await.status(), 303, "sent to sign in");
+        assert_eq!(get_with(&first, "/admin", &cookie).await.status(), 303, "sent to sign in");
     }
 
     async fn wrong_keys_through_any_replica_count_against_one_limit(backend: Backend) {

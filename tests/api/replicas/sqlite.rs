@@ -1,33 +1,10 @@
 //! SQLite: one server per file, and `doorman backup` while it serves.
 
-use super::{Replica, doorman};
+use super::{Replica, doorman, people_csv};
 use crate::helpers::Backend;
 
 fn sqlite_url(dir: &std::path::Path) -> String {
     format!("sqlite://{}?mode=rwc", dir.join("doorman.sqlite").display())
-}
-
-fn csv(people: std::ops::Range<usize>) -> String {
-    let mut csv = String::from("email,name,college,branch,year\n");
-    for i in people {
-        csv.push_str(&format!("p{i}@example.org,Person {i},MIT,CSE,2026\n"));
-    }
-    csv
-}
-
-async fn upload(replica: &Replica, csv: String) -> serde_json::Value {
-    let part = reqwest::multipart::Part::bytes(csv.into_bytes())
-        .file_name("invitees.csv")
-        .mime_str("text/csv")
-        .unwrap();
-    let response = replica
-        .post("/api/upload-csv")
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
 }
 
 #[tokio::test]
@@ -70,26 +47,14 @@ async fn a_backup_made_while_serving_is_a_database_with_the_rows() {
     let shared = tempfile::tempdir().unwrap();
     let env = [("DATABASE_URL", sqlite_url(shared.path()))];
     let server = Replica::start(&env);
-    assert_eq!(upload(&server, csv(0..50)).await["newly_added"], 50);
+    assert_eq!(
+        server.upload_csv(people_csv("p", 0..50)).await["newly_added"],
+        50
+    );
 
     // An import runs while the copy is made; the copy holds all of it or none of it.
-    let importing = tokio::spawn({
-        let server_address = server.address.clone();
-        async move {
-            let part = reqwest::multipart::Part::bytes(csv(50..2050).into_bytes())
-                .file_name("more.csv")
-                .mime_str("text/csv")
-                .unwrap();
-            reqwest::Client::new()
-                .post(format!("{server_address}/api/upload-csv"))
-                .header("x-api-key", crate::helpers::API_KEY)
-                .multipart(reqwest::multipart::Form::new().part("file", part))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    });
+    let more = server.upload(people_csv("p", 50..2050));
+    let importing = tokio::spawn(async move { more.send().await.unwrap().status() });
     let backup = shared.path().join("copy.sqlite");
     let output = doorman(shared.path(), &env)
         .args(["backup", backup.to_str().unwrap()])

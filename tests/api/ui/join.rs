@@ -5,6 +5,7 @@ use fantoccini::Locator;
 use super::browser::Ui;
 use crate::fake_discord::FakeDiscord;
 use crate::helpers::Backend;
+use crate::join::{emailed_text, join_link_in};
 use crate::on_both_databases;
 
 const ANA: u64 = 600_000_000_000_000_011;
@@ -43,17 +44,7 @@ on_both_databases! {
         let Some(ui) = Ui::start_with(backend, "join", &vars).await else { return };
         let app = &ui.app;
         let (id, _) = app.invite("ana@example.org").await;
-        let sent = app
-            .post("/api/send-emails")
-            .json(&serde_json::json!({ "user_ids": [id] }))
-            .send()
-            .await
-            .unwrap();
-        assert!(sent.status().is_success());
-        let emails = app.get_json("/api/emails").await;
-        let text = emails["emails"][0]["text_body"].as_str().unwrap().to_owned();
-        let start = text.find(&format!("{public}/join/")).expect("the link in the email");
-        let link: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+        let link = join_link_in(&emailed_text(app, id).await, &public);
 
         // Click one: the email's link.
         ui.browser.goto(&link).await.unwrap();

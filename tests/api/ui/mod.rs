@@ -6,7 +6,7 @@ mod csrf;
 mod discord;
 mod emails;
 mod events;
-mod http;
+pub(crate) mod http;
 mod import;
 mod import_emails;
 mod invitees;
