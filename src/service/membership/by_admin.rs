@@ -6,7 +6,7 @@ use serde_json::json;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{GuildMarker, UserMarker};
 
-use super::{DiscordMember, GateRules, RolesBy, discord_event, members};
+use super::{DiscordMember, discord_event, members};
 use crate::domain::discord_setup::GuildSetup;
 use crate::domain::event::{Actor, EventKind};
 use crate::domain::invitee::Invitee;
@@ -19,18 +19,6 @@ const GRANT_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 const GRANT_BATCH: i64 = 100;
 
 impl Doorman {
-    /// [`Self::force_verify_member`] with the roles left for the bot to give.
-    pub async fn force_verify_member_durably(
-        &self,
-        guild_id: Id<GuildMarker>,
-        user_id: Id<UserMarker>,
-        actor: Actor,
-        gate: &GateRules,
-    ) -> Result<Option<Invitee>, ServiceError> {
-        self.force_verify_member(guild_id, user_id, actor, RolesBy::Bot, gate)
-            .await
-    }
-
     /// Claims the verified members whose roles are due, for the bot to give them.
     #[tracing::instrument(skip_all)]
     pub async fn due_role_grants(&self) -> Result<Vec<DiscordMember>, ServiceError> {
