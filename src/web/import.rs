@@ -72,12 +72,7 @@ pub async fn refuse_oversized(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
+    if crate::api::limits::declares_over(&request, limit) {
         let message = format!(
             "The file is larger than the {} MB limit (MAX_UPLOAD_MB).",
             limit / (1024 * 1024)
