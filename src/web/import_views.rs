@@ -157,7 +157,7 @@ pub struct Summary {
 }
 
 impl JobView {
-    /// A job this process does not know (it restarted since, or the job is long gone).
+    /// A job doorman does not know (long gone: only the latest are kept).
     pub fn forgotten(id: String) -> Self {
         Self {
             id,
@@ -165,8 +165,8 @@ impl JobView {
             percent: 100,
             rows: 0,
             failure: Some(
-                "doorman no longer knows this import (it may have restarted); the invitees it \
-                 added are kept. Import the same file again to add any it did not get to."
+                "doorman no longer knows this import (only the latest are kept); the invitees \
+                 it added are kept. Import the same file again to add any it did not get to."
                     .into(),
             ),
             summary: None,
