@@ -18,18 +18,24 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 /// comes first; twice that leaves room without letting anyone make us buffer much more.
 pub const WEBHOOK_BODY_LIMIT: usize = 2 * 768 * 1024;
 
+/// Whether the request's `Content-Length` says its body is over `limit` bytes (a body
+/// without one is cut off at the limit as it is read).
+pub(crate) fn declares_over(request: &Request, limit: usize) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|length| length > limit as u64)
+}
+
 /// Refuses a request whose `Content-Length` is over `limit` at once (413).
 pub async fn refuse_large_bodies(
     State(limit): State<usize>,
     request: Request,
     next: Next,
 ) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
+    if declares_over(&request, limit) {
         return ApiError::PayloadTooLarge(format!(
             "Request body is too large (at most {limit} bytes here)"
         ))

@@ -8,7 +8,7 @@ mod error;
 mod events;
 mod extract;
 mod health;
-mod limits;
+pub(crate) mod limits;
 mod metrics;
 mod upload;
 mod users;

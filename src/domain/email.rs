@@ -64,6 +64,21 @@ impl Email {
     }
 }
 
+/// Written as the address; read back through [`Email::parse`], so that a stored document
+/// (an import's report) cannot smuggle in an address doorman would have refused.
+impl serde::Serialize for Email {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Email {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -106,5 +121,14 @@ mod tests {
     fn overlong_addresses_are_rejected() {
         let long = format!("{}@example.org", "a".repeat(250));
         assert_eq!(Email::parse(&long), Err(EmailError::TooLong));
+    }
+
+    #[test]
+    fn a_stored_address_reads_back_only_if_doorman_would_take_it() {
+        let email = Email::parse("ana@example.org").unwrap();
+        let json = serde_json::to_string(&email).unwrap();
+        assert_eq!(json, "\"ana@example.org\"");
+        assert_eq!(serde_json::from_str::<Email>(&json).unwrap(), email);
+        assert!(serde_json::from_str::<Email>("\"root@localhost\"").is_err());
     }
 }

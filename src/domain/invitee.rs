@@ -35,7 +35,7 @@ pub struct Invitee {
 }
 
 /// Who an organiser invites: a validated row of an import, on its way into the database.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NewInvitee {
     pub email: Email,
     pub name: String,

@@ -55,7 +55,7 @@ pub struct CsvFormat {
 }
 
 /// A row that did not, with the 1-based line number where the record starts in the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RowError {
     pub line: u64,
     /// The row's email as written (trimmed), if it had one.

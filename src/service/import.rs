@@ -40,8 +40,9 @@ pub enum ImportError {
     },
 }
 
-/// What an import did.
-#[derive(Debug, Default)]
+/// What an import did. Serde is for storing it with its job (the API answers with its
+/// own view, `api::views::ImportReportView`).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ImportReport {
     /// Data rows read, good and bad.
     pub total_processed: u64,
@@ -57,7 +58,7 @@ pub struct ImportReport {
 }
 
 /// An invitee the import added, with the id it was given.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct AddedInvitee {
     pub id: i64,
     pub invitee: NewInvitee,

@@ -36,7 +36,7 @@ pub use emails::{
 };
 pub use events::Health;
 pub use import::{AddedInvitee, ImportError, ImportReport, MAX_LISTED};
-pub use import_jobs::{ImportJob, JobState, StagedImport};
+pub use import_jobs::{ImportJob, JobState, STALE_AFTER, STOPPED, StagedImport};
 pub use import_preview::{ImportPreview, PREVIEW_ROWS, PreviewRow, RowOutcome};
 pub use invitee_admin::{HandChange, InviteeCounts};
 pub use join::{
@@ -85,8 +85,6 @@ struct Inner {
     api_keys: api_keys::ApiKeyGuard,
     /// What `/metrics` reports; counted by the operations themselves.
     metrics: crate::observe::Metrics,
-    /// Imports running in the background, and files staged for them.
-    import_jobs: import_jobs::ImportJobs,
 }
 
 impl Doorman {
@@ -112,7 +110,6 @@ impl Doorman {
                     settings.api_key_throttle,
                 ),
                 metrics: crate::observe::Metrics::new(),
-                import_jobs: import_jobs::ImportJobs::default(),
             }),
         })
     }

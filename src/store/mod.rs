@@ -12,6 +12,7 @@ mod discord;
 mod emails;
 mod events;
 mod failures;
+mod import_jobs;
 mod invitees;
 mod join_states;
 mod leader;
@@ -35,6 +36,7 @@ pub use emails::{
     BatchCounts, ClaimedEmail, EmailBody, EmailFilter, EmailRecord, EmailResult, QueueItem,
     WebhookChange,
 };
+pub use import_jobs::{ImportJobEnd, StoredImportJob};
 pub use invitees::{AdminChange, AdminEdit, InviteePage, ListedInvitee};
 pub use invitees::{INSERT_BATCH_ROWS, ImportWriter, NewInviteeOutcome};
 pub use join_states::NewJoinState;

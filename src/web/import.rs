@@ -41,8 +41,10 @@ fn page_with(signed_in: &SignedIn, state: &AppState, job: Option<JobView>) -> Re
 
 /// The form, and the latest import (running or done), so that coming back finds it.
 pub async fn page(signed_in: SignedIn, State(state): State<AppState>) -> Response {
-    let job = state.doorman.latest_import_job().map(JobView::from);
-    page_with(&signed_in, &state, job)
+    match state.doorman.latest_import_job().await {
+        Ok(job) => page_with(&signed_in, &state, job.map(JobView::from)),
+        Err(e) => layout::internal(e),
+    }
 }
 
 /// A refusal shown where the preview would be. htmx swaps only successful answers, so
@@ -72,12 +74,7 @@ pub async fn refuse_oversized(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
+    if crate::api::limits::declares_over(&request, limit) {
         let message = format!(
             "The file is larger than the {} MB limit (MAX_UPLOAD_MB).",
             limit / (1024 * 1024)
@@ -153,7 +150,7 @@ pub async fn start(
     headers: HeaderMap,
     Form(form): Form<StartForm>,
 ) -> Response {
-    match state.doorman.start_import(&form.staged, Actor::Ui) {
+    match state.doorman.start_import(&form.staged, Actor::Ui).await {
         Ok(job) if super::paging::wants_part(&headers) => JobView::from(job).into_response(),
         Ok(job) => Redirect::to(&format!("/admin/import/jobs/{}", job.id)).into_response(),
         Err(ServiceError::NotFound) => refused(
@@ -170,7 +167,7 @@ fn no_job() -> Response {
     layout::problem(
         StatusCode::NOT_FOUND,
         "No such import",
-        "doorman does not know this import; it may have restarted since. The invitees it added are kept.",
+        "doorman does not know this import (it keeps only the latest ones). The invitees it added are kept.",
     )
 }
 
@@ -181,7 +178,11 @@ pub async fn job(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(job) = state.doorman.import_job(&id) else {
+    let job = match state.doorman.import_job(&id).await {
+        Ok(job) => job,
+        Err(e) => return layout::internal(e),
+    };
+    let Some(job) = job else {
         if super::paging::wants_part(&headers) {
             // Said where the progress was, which also ends the polling.
             return JobView::forgotten(id).into_response();
@@ -200,10 +201,11 @@ pub async fn refused_rows(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(job) = state.doorman.import_job(&id) else {
-        return no_job();
+    let job = match state.doorman.import_job(&id).await {
+        Ok(job) => job,
+        Err(e) => return layout::internal(e),
     };
-    let JobState::Finished(report) = job.state else {
+    let Some(JobState::Finished(report)) = job.map(|job| job.state) else {
         return no_job();
     };
     let write = || -> Result<Vec<u8>, Box<dyn std::error::Error>> {

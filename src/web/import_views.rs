@@ -3,7 +3,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::import::reader::REQUIRED_COLUMNS;
+use crate::import::reader::{REQUIRED_COLUMNS, RowError};
 use crate::service::{ImportJob, ImportPreview, JobState, RowOutcome};
 
 /// Refused rows shown on the page; the download has all that were kept.
@@ -26,6 +26,19 @@ pub struct RefusedView {
     pub line: u64,
     pub email: String,
     pub reason: String,
+}
+
+/// The first [`ROWS_SHOWN`] refused rows, as the page lists them.
+fn refused_shown(errors: &[RowError]) -> Vec<RefusedView> {
+    errors
+        .iter()
+        .take(ROWS_SHOWN)
+        .map(|e| RefusedView {
+            line: e.line,
+            email: e.email.clone().unwrap_or_default(),
+            reason: e.message.clone(),
+        })
+        .collect()
 }
 
 /// The step after choosing a file: how it was read and what importing it would do.
@@ -73,16 +86,7 @@ impl PreviewView {
                 }
             })
             .collect();
-        let refused_rows: Vec<RefusedView> = preview
-            .errors
-            .iter()
-            .take(ROWS_SHOWN)
-            .map(|e| RefusedView {
-                line: e.line,
-                email: e.email.clone().unwrap_or_default(),
-                reason: e.message.clone(),
-            })
-            .collect();
+        let refused_rows = refused_shown(&preview.errors);
         Self {
             staged_id,
             csrf_token: csrf_token.to_owned(),
@@ -153,7 +157,7 @@ pub struct Summary {
 }
 
 impl JobView {
-    /// A job this process does not know (it restarted since, or the job is long gone).
+    /// A job doorman does not know (long gone: only the latest are kept).
     pub fn forgotten(id: String) -> Self {
         Self {
             id,
@@ -161,8 +165,8 @@ impl JobView {
             percent: 100,
             rows: 0,
             failure: Some(
-                "doorman no longer knows this import (it may have restarted); the invitees it \
-                 added are kept. Import the same file again to add any it did not get to."
+                "doorman no longer knows this import (only the latest are kept); the invitees \
+                 it added are kept. Import the same file again to add any it did not get to."
                     .into(),
             ),
             summary: None,
@@ -177,16 +181,7 @@ impl From<ImportJob> for JobView {
             JobState::Running => (true, None, None),
             JobState::Failed(message) => (false, Some(message), None),
             JobState::Finished(report) => {
-                let refused_rows: Vec<RefusedView> = report
-                    .errors
-                    .iter()
-                    .take(ROWS_SHOWN)
-                    .map(|e| RefusedView {
-                        line: e.line,
-                        email: e.email.clone().unwrap_or_default(),
-                        reason: e.message.clone(),
-                    })
-                    .collect();
+                let refused_rows = refused_shown(&report.errors);
                 let summary = Summary {
                     processed: report.total_processed,
                     added: report.newly_added,

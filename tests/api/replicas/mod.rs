@@ -5,6 +5,8 @@ mod failover;
 mod shared_state;
 mod sqlite;
 
+pub use shared_state::two_replicas;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -11,7 +11,7 @@ use crate::on_both_databases;
 use crate::ui::http::{client, csrf_token, get_with, signed_in, still_signed_in};
 
 /// The first app and a second one on its database, both with `vars`.
-async fn two_replicas(backend: Backend, vars: &[(&str, &str)]) -> (TestApp, TestApp) {
+pub async fn two_replicas(backend: Backend, vars: &[(&str, &str)]) -> (TestApp, TestApp) {
     let mut all = vec![("TOKEN_SECRET", SHARED_SECRET)];
     all.extend_from_slice(vars);
     let first = TestApp::spawn_with(backend, &all).await;

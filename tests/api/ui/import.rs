@@ -31,7 +31,7 @@ fn file_form(bytes: Vec<u8>, extra: &[(&'static str, String)]) -> Form {
 }
 
 /// Uploads a file for its preview as the page's htmx does, with the token in the header.
-async fn preview(app: &TestApp, cookie: &str, bytes: Vec<u8>) -> String {
+pub async fn preview(app: &TestApp, cookie: &str, bytes: Vec<u8>) -> String {
     let token = csrf_token(app, cookie).await;
     let response = client()
         .post(app.url("/admin/import/preview"))
@@ -46,7 +46,7 @@ async fn preview(app: &TestApp, cookie: &str, bytes: Vec<u8>) -> String {
     response.text().await.unwrap()
 }
 
-fn count(html: &str, name: &str) -> u64 {
+pub fn count(html: &str, name: &str) -> u64 {
     let marker = format!("data-count=\"{name}\">");
     let start = html
         .find(&marker)
@@ -55,14 +55,14 @@ fn count(html: &str, name: &str) -> u64 {
     html[start..].split('<').next().unwrap().parse().unwrap()
 }
 
-fn staged_id(html: &str) -> String {
+pub fn staged_id(html: &str) -> String {
     let marker = "name=\"staged\" value=\"";
     let start = html.find(marker).expect("an import button") + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
 }
 
 /// Starts the staged import without script: the answer leads to the job's page.
-async fn start(app: &TestApp, cookie: &str, staged: &str) -> reqwest::Response {
+pub async fn start(app: &TestApp, cookie: &str, staged: &str) -> reqwest::Response {
     let token = csrf_token(app, cookie).await;
     client()
         .post(app.url("/admin/import/start"))

@@ -9,6 +9,7 @@ mod events;
 pub(crate) mod http;
 mod import;
 mod import_emails;
+mod import_replicas;
 mod invitees;
 mod invitees_journey;
 mod join;
