@@ -8,10 +8,9 @@ use serde_json::{Value, json};
 use crate::database::Backend;
 use crate::report::{Report, Row, thousands};
 use crate::server::Server;
-use crate::steps::{
-    Invitee, Session, WRONG_TOKEN, report_run, time_bound_requests, verify_load_over,
-};
+use crate::steps::{Invitee, Session};
 use crate::traffic::Load;
+use crate::verify::{WRONG_TOKEN, report_run, time_bound_requests, verify_load_over};
 
 pub async fn verify_wrong_two_replicas(
     session: &Session<'_>,
