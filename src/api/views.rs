@@ -61,11 +61,14 @@ view! {
         pub branch: String,
         #[schema(example = "2026")]
         pub year: String,
+        /// Whether the invitee has proved the invitation (or an admin let them in).
         pub is_verified: bool,
         pub verified_at: Option<DateTime<Utc>>,
         /// The Discord account (a snowflake, as a string) linked at verification.
         pub discord_user_id: Option<String>,
+        /// When the current token was issued; `null` before the first.
         pub token_created_at: Option<DateTime<Utc>>,
+        /// When the current token stops working.
         pub token_expires_at: Option<DateTime<Utc>>,
         /// One of `not_sent`, `queued`, `sent`, `delivered`, `bounced`, `dropped`, `failed`.
         #[schema(value_type = String, example = "not_sent")]

@@ -92,12 +92,17 @@ view! {
         pub status: &'static str = email.status.as_str(),
         /// `sendgrid`, `smtp` or `outbox`.
         pub route: &'static str = email.route.as_str(),
+        /// Sending attempts made so far.
         pub attempts: i32,
+        /// Why the latest attempt failed, or what the provider reported.
         pub last_error: Option<String>,
+        /// The provider's id for the message (SendGrid's `X-Message-Id`).
         pub provider_message_id: Option<String>,
+        /// When a queued email is tried next.
         pub next_attempt_at: DateTime<Utc>,
         pub created_at: DateTime<Utc>,
         pub updated_at: DateTime<Utc>,
+        /// When the provider accepted the email.
         pub sent_at: Option<DateTime<Utc>>,
         /// Outbox emails only: the email as the invitee would have received it.
         pub subject: Option<String>,
