@@ -2,15 +2,12 @@
 //! PostgreSQL: request `i` goes to replica `i % 2`. Its target is the one-replica figure
 //! measured just before, on the same data.
 
-use reqwest::StatusCode;
-use serde_json::{Value, json};
-
 use crate::database::Backend;
 use crate::report::{Report, Row, thousands};
 use crate::server::Server;
 use crate::steps::{Invitee, Session};
 use crate::traffic::Load;
-use crate::verify::{WRONG_TOKEN, report_run, time_bound_requests, verify_load_over};
+use crate::verify::{report_run, wrong_token_load};
 
 pub async fn verify_wrong_two_replicas(
     session: &Session<'_>,
@@ -20,20 +17,7 @@ pub async fn verify_wrong_two_replicas(
     one_replica_per_second: f64,
     report: &mut Report,
 ) {
-    let emails: Vec<String> = invitees.iter().map(|i| i.email.clone()).collect();
-    let (run, _) = verify_load_over(
-        session,
-        &servers,
-        load,
-        true,
-        time_bound_requests(&emails),
-        move |_| {
-            let email = &emails[rand::random_range(0..emails.len())];
-            json!({ "email": email, "token": WRONG_TOKEN })
-        },
-        |status: StatusCode, body: &Value| status == StatusCode::OK && body["success"] == false,
-    )
-    .await;
+    let (run, _) = wrong_token_load(session, &servers, invitees, load).await;
     // The CPU notes follow one process; with two doormen they would tell half the story.
     let name = "verify, wrong token, two replicas";
     report_run(session, name, &run, None, load, report);

@@ -55,9 +55,24 @@ pub async fn wrong(
     load: Load,
     report: &mut Report,
 ) -> f64 {
+    let servers = [session.server];
+    let (run, cpu) = wrong_token_load(session, &servers, invitees, load).await;
+    let cpu = cpu.and_then(Meter::finish);
+    report_run(session, "verify, wrong token", &run, cpu, load, report);
+    run.per_second()
+}
+
+/// The load of (b) over `servers`: random invitees, a token that never matches.
+pub(crate) async fn wrong_token_load(
+    session: &Session<'_>,
+    servers: &[&Server],
+    invitees: &[Invitee],
+    load: Load,
+) -> (Run, Option<Meter>) {
     let emails: Vec<String> = invitees.iter().map(|i| i.email.clone()).collect();
-    let (run, cpu) = verify_load(
+    verify_load_over(
         session,
+        servers,
         load,
         true,
         time_bound_requests(&emails),
@@ -67,9 +82,7 @@ pub async fn wrong(
         },
         |status, body| status == StatusCode::OK && body["success"] == false,
     )
-    .await;
-    report_run(session, "verify, wrong token", &run, cpu, load, report);
-    run.per_second()
+    .await
 }
 
 /// (c) Wrong tokens for a few fixed emails under the default throttle: after five
