@@ -141,7 +141,7 @@ impl Settings {
             ranged(&var, "TOKEN_LENGTH", 8, MIN_TOKEN_LENGTH, MAX_TOKEN_LENGTH)?;
         let max_failures = at_least_one(&var, "VERIFY_MAX_FAILURES", 5)?;
         let window_minutes: u64 = ranged(&var, "VERIFY_WINDOW_MINUTES", 15, 1, 24 * 60)?;
-        let max_upload_mb: u64 = ranged(&var, "MAX_UPLOAD_MB", 50, 1, 1024)?;
+        let max_upload_mb: u64 = ranged(&var, "MAX_UPLOAD_MB", 50, 1, 512)?;
 
         let email = email::from_lookup(&var)?;
         let sqlite_busy_timeout_ms: u64 =

@@ -79,6 +79,7 @@ fn bad_values_name_the_variable() {
         ("SECRET_KEY", "short"),
         ("VERIFY_MAX_FAILURES", "0"),
         ("MAX_UPLOAD_MB", "-1"),
+        ("MAX_UPLOAD_MB", "1024"),
         ("DB_SSL", "maybe"),
     ];
     for (var, value) in cases {
